@@ -1,0 +1,1 @@
+"""First-party pyGenomeTracks track types (attribution sequence logo)."""

@@ -1,0 +1,73 @@
+"""Shared fixtures: seeded data, tiny models, an isolated plugin registry, devices."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """tests/data: real files copied from public sources (provenance in tests/data/README.md)."""
+    return DATA
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def random_onehot(n: int, length: int, seed: int = 0) -> np.ndarray:
+    """Seeded random one-hot ``(n, 4, length)`` float32."""
+    r = np.random.default_rng(seed)
+    idx = r.integers(0, 4, size=(n, length))
+    return np.eye(4, dtype=np.float32)[idx].transpose(0, 2, 1).copy()
+
+
+@pytest.fixture
+def small_onehot():
+    return random_onehot(8, 120, seed=1)
+
+
+@pytest.fixture
+def tiny_wtko():
+    """A WTKO-CNN with random (seeded) weights on 120 bp input, eval mode, BN stats randomised."""
+    from wtko_captum.models.wtko_cnn import WTKOCNN
+
+    torch.manual_seed(0)
+    model = WTKOCNN(input_length=120, n_filters=8, n_filters2=16, hidden=8)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    model.class_names = ["KO", "WT"]
+    return model.eval()
+
+
+@pytest.fixture
+def registry():
+    """An isolated copy of the plugin registry: what a test registers does not leak."""
+    from wtko_captum.registry import Registry, get_registry, use_registry
+
+    reg = Registry()
+    for kind in ("attributions", "exporters", "readers", "models"):
+        for e in get_registry().entries(kind):
+            reg.add(kind, e.name, e.target, e.source)
+    with use_registry(reg):
+        yield reg
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Runs a test on CPU and, when present, on CUDA."""
+    return request.param
