@@ -1,0 +1,84 @@
+"""JASPAR ``.jaspar`` count matrices (the format jaspar.genereg.net serves; read by
+Biopython ``Bio.motifs.parse(fh, "jaspar")``, RSAT, gimmemotifs)::
+
+    >MA0099.3	FOS::JUN
+    A  [     0      0    ... ]
+    C  [ ... ]
+    G  [ ... ]
+    T  [ ... ]
+
+Counts: a count matrix is written as given (plus ``pseudocount * background``); a probability
+matrix is scaled to ``nsites`` sites (default 100). Values that are whole numbers are written
+as integers, others with 6 significant digits, so no count is silently rounded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from wtko_captum.atomic import write_text
+from wtko_captum.errors import InputError
+
+from ._motifs import ALPHABET, as_background, check_matrix, is_counts, per_motif, split_key
+
+DEFAULT_NSITES = 100
+
+
+def to_counts(key: str, matrix, *, nsites: int = DEFAULT_NSITES, pseudocount: float = 0.0,
+              background=None) -> np.ndarray:
+    """``(4, W)`` counts: counts as given, probabilities x ``nsites``; then
+    ``+ pseudocount * background`` per column."""
+    if pseudocount < 0:
+        raise InputError("pseudocount must be >= 0", value=pseudocount)
+    m = check_matrix(key, matrix)
+    if not is_counts(m):
+        m = m / m.sum(axis=0, keepdims=True) * nsites
+    return m + pseudocount * as_background(background)[:, None]
+
+
+def format_jaspar(motifs: Mapping[str, np.ndarray], *, nsites=None, pseudocount: float = 0.0,
+                  background=None) -> str:
+    """The ``.jaspar`` text for ``motifs`` (see :func:`write_jaspar`)."""
+    if not motifs:
+        raise InputError("no motifs to write")
+    out = []
+    for key, matrix in motifs.items():
+        motif_id, name = split_key(key)
+        counts = to_counts(key, matrix, nsites=int(per_motif(nsites, key, DEFAULT_NSITES)),
+                           pseudocount=pseudocount, background=background)
+        out.append(f">{motif_id}\t{name or motif_id}")
+        for base, row in zip(ALPHABET, counts):
+            out.append(f"{base}  [ " + " ".join(f"{_fmt(v):>6}" for v in row) + " ]")
+        out.append("")
+    return "\n".join(out)
+
+
+def write_jaspar(path, motifs: Mapping[str, np.ndarray], *, nsites=None, pseudocount: float = 0.0,
+                 background=None) -> list[Path]:
+    """Write ``motifs`` as a JASPAR ``.jaspar`` file, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file.
+    motifs : mapping of str to ndarray (4, W)
+        ``"ID NAME"`` -> count or probability matrix, rows A,C,G,T.
+    nsites : int or mapping key -> int, optional
+        Sites a probability matrix is scaled to (default 100); ignored for counts.
+    pseudocount : float
+        Added as ``pseudocount * background[b]`` to every column's counts (default 0).
+    background : optional
+        A,C,G,T frequencies for the pseudocount (default uniform).
+
+    Returns
+    -------
+    list of Path
+        ``[path]``.
+    """
+    return [write_text(path, format_jaspar(motifs, nsites=nsites, pseudocount=pseudocount, background=background))]
+
+
+def _fmt(v: float) -> str:
+    return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.6g}"
