@@ -89,6 +89,8 @@ class Registry:
 
     def __init__(self, discover: bool = True):
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in GROUPS}
+        # (kind, name) -> message, for names two installed distributions both claim
+        self._clashes: dict[tuple[str, str], str] = {}
         self._discovered = not discover
 
     def _ensure(self):
@@ -97,7 +99,18 @@ class Registry:
             for kind, group in GROUPS.items():
                 for ep in entry_points(group=group):
                     dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown"
-                    self.add(kind, ep.name, ep.value, dist)
+                    try:
+                        self.add(kind, ep.name, ep.value, dist)
+                    except PluginError as exc:
+                        # One broken third-party package must not disable every command: the
+                        # clashing name becomes unusable (an error naming both providers) and
+                        # `wtko plugins list` reports it; every other plugin keeps working.
+                        self._clashes[(kind, ep.name)] = str(exc)
+
+    def clashes(self) -> dict[tuple[str, str], str]:
+        """``{(kind, name): message}`` for names claimed by two installed distributions."""
+        self._ensure()
+        return dict(self._clashes)
 
     def add(self, kind: str, name: str, target, source: str = "runtime") -> Entry:
         """Register ``target`` (a ``"module:attr"`` string or an object) as ``name``.
@@ -128,6 +141,8 @@ class Registry:
 
     def entry(self, kind: str, name: str) -> Entry:
         self._ensure()
+        if (kind, name) in self._clashes:
+            raise PluginError(self._clashes[(kind, name)])
         try:
             return self._entries[kind][name]
         except KeyError:
@@ -135,8 +150,19 @@ class Registry:
             raise PluginError(f"unknown {kind[:-1]} {name!r}; available: {available}") from None
 
     def get(self, kind: str, name: str):
-        """The plugin object (imported on first use)."""
-        return self.entry(kind, name).load()
+        """The plugin object (imported on first use).
+
+        An import failure of a plugin is reported as :class:`PluginError` naming the plugin
+        and its provider, not as a traceback from deep inside the other package.
+        """
+        entry = self.entry(kind, name)
+        try:
+            return entry.load()
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{kind[:-1]} {name!r} from {entry.source} ({entry.target_name}) failed to "
+                f"import: {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 _current = Registry()

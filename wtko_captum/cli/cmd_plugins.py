@@ -41,4 +41,7 @@ def run(args) -> int:
                         parts += ["stochastic"] if info.stochastic else []
                         flags = f"  [{', '.join(parts)}]"
             print(f"  {e.name:<24} {e.target_name}  ({e.source}){flags}")
-    return 0
+        for (k, name), msg in sorted(reg.clashes().items()):
+            if k == kind:
+                print(f"  {name:<24} ERROR: {msg}")
+    return 1 if reg.clashes() else 0
