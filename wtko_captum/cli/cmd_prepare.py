@@ -1,0 +1,95 @@
+"""wtko prepare: peaks / a differential table / sequences -> windows, labels and splits."""
+from __future__ import annotations
+
+from ._common import add_seed, split_list
+
+NAME = "prepare"
+HELP = "turn WT and KO peaks (or a differential table, or sequences) into a training data directory"
+ORDER = 10
+DESCRIPTION = """Cut a fixed-width window around every peak summit, label it WT or KO, split by
+chromosome and balance the classes. The output directory is what `wtko train` reads.
+
+inputs (recognised by their content, not their file name):
+  peak files     BED3+, BED6 or narrowPeak; the narrowPeak summit (column 10) is the
+                 window centre when present, else the peak midpoint. Needs --genome.
+  sequences      FASTA with chrom:start-end headers (0-based `bedtools getfasta` or
+                 1-based `samtools faidx` style, told apart by the sequence length), or
+                 TSV/CSV with chrom, start, end, sequence columns. Shorter sequences are
+                 centred and N-padded, longer ones trimmed around the centre.
+  --table        a differential table (TSV/CSV/BED-like: chrom, start, end and either a
+                 log2FC column or WT and KO count columns), split with the published rule:
+                   KO: lfc > 1     WT: |lfc| < 0.2 and WT count > 10
+                 where lfc = log2((KO+1)/(WT+1)) from counts, or the log2FC column
+                 (positive = more open in KO). Or a sequence table with a label column.
+
+examples:
+  wtko prepare --wt WT.narrowPeak --ko KO.narrowPeak --genome mm10.fa -o data/
+  wtko prepare --table deseq2.tsv --lfc-col log2FoldChange --genome mm10.fa -o data/
+  wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
+  wtko prepare --wt bound.fa --ko unbound.fa --width 250 --wt-name bound --ko-name unbound -o data/
+
+output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
+source file and line), sequences.fa, summary.tsv (counts per class per split), excluded.tsv
+(every region dropped, padded or deduplicated, and why), meta.json.
+"""
+
+
+def add_arguments(p):
+    g = p.add_argument_group("inputs")
+    g.add_argument("--wt", nargs="+", metavar="FILE", help="WT-class files (peaks or sequences); several allowed")
+    g.add_argument("--ko", nargs="+", metavar="FILE", help="KO-class files (peaks or sequences); several allowed")
+    g.add_argument("--table", metavar="FILE", help="a differential table (or a labelled sequence table) instead of --wt/--ko")
+    g.add_argument("--genome", metavar="FASTA", help="genome FASTA for peak coordinates (.fai built if missing)")
+    g.add_argument("--genome-build", metavar="NAME", help="e.g. mm10; stored in meta.json and the model checkpoint")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output directory (replaced atomically)")
+
+    w = p.add_argument_group("windows")
+    w.add_argument("--width", type=int, default=600, help="window length in bp, centred on the summit (default: 600)")
+    w.add_argument("--drop-edge", action="store_true",
+                   help="drop windows crossing a chromosome end (default: N-pad them); counted in excluded.tsv either way")
+    w.add_argument("--skip-unknown-chroms", action="store_true",
+                   help="drop regions on chromosomes missing from the genome (default: error)")
+
+    s = p.add_argument_group("splits and balance")
+    s.add_argument("--test-chroms", default="chr6,chr7", help="test chromosomes (default: chr6,chr7)")
+    s.add_argument("--val-chroms", default="chr8", help="validation chromosomes (default: chr8)")
+    s.add_argument("--val-fraction", type=float, default=0.1,
+                   help="when no region lies on --val-chroms: this seeded fraction of training regions "
+                        "becomes validation (default: 0.1)")
+    s.add_argument("--no-balance", action="store_true",
+                   help="keep every region and store inverse-frequency class weights in meta.json "
+                        "(default: downsample the larger class per split, as published)")
+    add_seed(s)
+    s.add_argument("--wt-name", default="WT", help="name of class 1 (default: WT)")
+    s.add_argument("--ko-name", default="KO", help="name of class 0 (default: KO)")
+
+    t = p.add_argument_group("differential table (--table)")
+    for col, what in (("chrom", "chromosome"), ("start", "start"), ("end", "end"), ("summit", "summit"),
+                      ("lfc", "log2 fold change"), ("wt-count", "WT count"), ("ko-count", "KO count")):
+        t.add_argument(f"--{col}-col", metavar="NAME|N", help=f"{what} column: header name or 1-based number (default: detected)")
+    t.add_argument("--ko-min-lfc", type=float, default=1.0, help="KO when lfc > this (default: 1)")
+    t.add_argument("--wt-max-abs-lfc", type=float, default=0.2, help="WT when |lfc| < this (default: 0.2)")
+    t.add_argument("--wt-min-count", type=float, default=10.0,
+                   help="... and WT count > this (default: 10; only with count columns)")
+    t.add_argument("--flip-lfc", action="store_true", help="the table's log2FC is WT over KO: negate it")
+
+
+def run(args) -> int:
+    from ..peaks import TableOptions
+    from ..prepare import prepare
+
+    opts = TableOptions(chrom_col=args.chrom_col, start_col=args.start_col, end_col=args.end_col,
+                        summit_col=args.summit_col, lfc_col=args.lfc_col, wt_count_col=args.wt_count_col,
+                        ko_count_col=args.ko_count_col, ko_min_lfc=args.ko_min_lfc,
+                        wt_max_abs_lfc=args.wt_max_abs_lfc, wt_min_count=args.wt_min_count,
+                        flip_lfc=args.flip_lfc)
+    result = prepare(args.out, args.wt or (), args.ko or (), table=args.table, genome=args.genome,
+                     width=args.width, drop_edge=args.drop_edge, test_chroms=split_list(args.test_chroms),
+                     val_chroms=split_list(args.val_chroms), val_fraction=args.val_fraction,
+                     balance_classes=not args.no_balance, class_names=(args.ko_name, args.wt_name),
+                     genome_build=args.genome_build, table_options=opts if args.table else None,
+                     skip_unknown_chroms=args.skip_unknown_chroms, seed=args.seed, verbose=not args.quiet)
+    if not args.quiet:
+        print(result.summary.to_string(index=False))
+        print(f"wrote {result.path}/ (regions.tsv, sequences.fa, summary.tsv, excluded.tsv, meta.json)")
+    return 0
