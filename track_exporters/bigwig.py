@@ -1,0 +1,150 @@
+"""Attribution bigWigs (pyBigWig), one file per track, per base, in genome coordinates.
+
+``write_bigwig(out_dir, sets, sizes)`` writes ``<prefix>.<track>.bw`` for each track (see
+:mod:`track_exporters.genome_tracks` for the tracks, the overlap rules and the gap policy)
+and a sidecar ``<prefix>.tracks.json`` describing them. bigWig has no free-text metadata
+field, so the sidecar (and the run log) is where the overlap rule, the source sets and the
+track meanings are recorded; ``wtko tracks ini`` / ``wtko tracks igv`` read it.
+
+Values are stored as float32 (the bigWig data type), written with ``addEntries`` as
+fixed-step (``span=1, step=1``) runs that break at every gap, in sorted order, so memory stays
+flat however many windows there are.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+from wtko_captum.atomic import atomic_path, write_text
+from wtko_captum.errors import InputError
+
+from .genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
+
+log = logging.getLogger("wtko_captum")
+MANIFEST_FORMAT = "wtko_captum.tracks"
+
+
+def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
+    """``{chrom: size}`` from a chrom.sizes file, or a genome FASTA (via its index), or a dict."""
+    from wtko_captum.genome import chrom_sizes as _from_path
+
+    if (chrom_sizes is None) == (genome is None):
+        raise InputError("give chromosome sizes (a chrom.sizes file) or a genome FASTA, not both or neither")
+    src = chrom_sizes if chrom_sizes is not None else genome
+    if isinstance(src, dict):
+        return {str(k): int(v) for k, v in src.items()}
+    return _from_path(src)
+
+
+def as_sets(attributions) -> list:
+    """A list of AttributionSets from one set, a directory, or a sequence of either."""
+    from wtko_captum.attribution_set import AttributionSet
+
+    items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
+    return [a if isinstance(a, AttributionSet) else AttributionSet.load(a) for a in items]
+
+
+def default_prefix(sets) -> str:
+    methods = list(dict.fromkeys(str(s.method) for s in sets))
+    return "+".join(methods) if len(methods) <= 2 else f"{methods[0]}+{len(methods) - 1}more"
+
+
+def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_source, n_bases: int,
+             sources=None) -> dict:
+    """The sidecar description of written track files."""
+    s0 = sets[0]
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": 1,
+        "file_format": fmt,
+        "overlap": overlap,
+        "gaps": "no value at N bases and outside chromosomes (never 0)",
+        "coordinates": "base i of window n = regions.start[n] + i (0-based)",
+        "n_sets_averaged": len(sets),
+        "sources": [str(p) for p in sources] if sources else None,
+        "method": s0.method,
+        "methods": [s.method for s in sets],
+        "hypothetical": bool(s0.hypothetical),
+        "target": s0.target,
+        "model_identity": s0.model_identity,
+        "n_regions": len(s0),
+        "window_length": int(s0.X.shape[-1]),
+        "n_bases_written": int(n_bases),
+        "chrom_sizes": str(sizes_source) if sizes_source is not None else None,
+        "tracks": [{"track": t, "file": p.name, "description": DESCRIPTIONS[t]} for t, p in files.items()],
+    }
+
+
+def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequence[str] = ("projected", "maxabs"),
+                 overlap: str = "mean", prefix: str | None = None, sizes_source=None,
+                 chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
+                 progress: bool = False) -> list[Path]:
+    """Write per-base attribution bigWigs, one per track, and a sidecar JSON; atomically.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Output directory (created).
+    attributions : AttributionSet, attribution directory, or a list of them
+        Several sets over the same windows are averaged (checked: same regions, shapes and
+        sequences).
+    sizes : dict
+        ``{chrom: size}`` (see :func:`load_chrom_sizes`); becomes the bigWig header.
+    tracks : sequence of {"projected", "maxabs", "hypothetical"}
+        ``hypothetical`` writes four files (A, C, G, T) and needs hypothetical attributions.
+    overlap : {"mean", "max-abs", "nearest-summit"}
+        How a base covered by several windows gets its value.
+    prefix : str, optional
+        File name prefix (default: the method name).
+    sizes_source : optional
+        Where ``sizes`` came from, recorded in the sidecar.
+
+    Returns
+    -------
+    list of Path
+        The bigWig files (in track order) and the sidecar ``<prefix>.tracks.json`` last.
+    """
+    import pyBigWig
+
+    sets = as_sets(attributions)
+    names = expand_tracks(tracks)
+    _check_hypothetical(sets, names)
+    prefix = prefix or default_prefix(sets)
+    out_dir = Path(out_dir)
+    files = {t: out_dir / f"{prefix}.{t}.bw" for t in names}
+    header = [(c, int(n)) for c, n in sizes.items()]
+    n_bases = 0
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(p)) for p in files.values()]
+        writers = []
+        try:
+            for tmp in tmps:
+                bw = pyBigWig.open(str(tmp), "w")
+                writers.append(bw)
+                bw.addHeader(header, maxZooms=10)
+            for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
+                                                  buffer_size=buffer_size, progress=progress):
+                for bw, row in zip(writers, values):
+                    bw.addEntries(chrom, start, values=row, span=1, step=1)
+                n_bases += values.shape[1]
+        finally:
+            for bw in writers:
+                bw.close()  # closing writes the index and zoom levels; the rename follows
+    sources = [a for a in (attributions if isinstance(attributions, (list, tuple)) else [attributions])
+               if isinstance(a, (str, Path))]
+    side = out_dir / f"{prefix}.tracks.json"
+    write_text(side, json.dumps(manifest(sets, files, fmt="bigWig", overlap=overlap, sizes_source=sizes_source,
+                                         n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
+    log.info("wrote %d bigWig track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value "
+             "(N and off-chromosome bases are gaps); metadata in %s", len(files), ", ".join(names), out_dir,
+             overlap, len(sets), n_bases, side.name)
+    return list(files.values()) + [side]
+
+
+def _check_hypothetical(sets, names) -> None:
+    if any(n.startswith("hypothetical_") for n in names) and not all(s.hypothetical for s in sets):
+        raise InputError("hypothetical tracks need hypothetical attributions (every base scored); "
+                         f"method {sets[0].method!r} gives projected scores only: use projected or maxabs")

@@ -1,0 +1,279 @@
+"""Per-base attribution tracks in genome coordinates, streamed in sorted order.
+
+This is the engine behind the bigWig and bedGraph writers. It turns one or more
+:class:`~wtko_captum.attribution_set.AttributionSet` (same windows; averaged) into runs of
+per-base values ``(chrom, start, values (T, n))``, sorted by chromosome (in chromosome-sizes
+order) and position, with no two runs overlapping, ready for ``pyBigWig.addEntries``.
+
+Tracks (``T`` of them, in the order asked for):
+
+``projected``
+    sum over channels of attribution x one-hot: the observed base's score (signed).
+``maxabs``
+    max over the 4 channels of |attribution| (the WTKO paper's per-position score).
+``hypothetical``
+    four tracks ``hypothetical_A`` .. ``hypothetical_T``: the score each base would get at
+    that position (meaningful only for hypothetical attribution methods).
+
+Several AttributionSets (seeds, folds, a reverse-complement pass mapped back to the forward
+strand) are averaged channel by channel *before* the tracks are derived, so ``projected`` is
+the mean of the sets' projected scores and ``maxabs`` is max |mean attribution|.
+
+Coordinates: base ``i`` of window ``n`` is genome base ``regions.start[n] + i`` (0-based).
+
+Gaps, never zeros: a base gets no value when it was ``N`` (an all-zero one-hot column) or
+lies outside its chromosome (a window N-padded past an end). A window whose *sequence*
+(non-N bases) runs past the chromosome end, or an unknown chromosome, is an error naming it:
+it means the chromosome sizes do not belong to the genome the windows came from.
+
+Overlapping windows are resolved per base by one rule:
+
+``mean``
+    average of the windows that cover the base (with a value there);
+``max-abs``
+    the value with the largest magnitude, sign kept (ties: the window that starts first);
+``nearest-summit``
+    the value of the window whose centre is closest to the base (ties: the window that
+    starts first).
+
+Memory is flat in the number of windows: windows are visited in sorted order in chunks, and
+overlaps are merged in a fixed-size buffer that is flushed whenever the next window starts
+beyond what the buffer can hold (everything before a window's start is final, since later
+windows start no earlier). Only an ``int64`` sort order (8 bytes per window) grows with N.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from wtko_captum.errors import InputError, near_miss
+
+TRACKS = ("projected", "maxabs", "hypothetical")
+OVERLAP_RULES = ("mean", "max-abs", "nearest-summit")
+HYPOTHETICAL = tuple(f"hypothetical_{b}" for b in "ACGT")
+DESCRIPTIONS = {
+    "projected": "sum over channels of attribution x one-hot (observed base's score, signed)",
+    "maxabs": "max over the 4 channels of |attribution|",
+    **{f"hypothetical_{b}": f"hypothetical score of base {b} at each position" for b in "ACGT"},
+}
+DEFAULT_CHUNK = 256
+DEFAULT_BUFFER = 1 << 18
+
+
+def expand_tracks(tracks: Sequence[str]) -> list[str]:
+    """Track names as written: ``hypothetical`` becomes ``hypothetical_A`` .. ``_T``."""
+    out: list[str] = []
+    for t in tracks:
+        if t == "hypothetical":
+            out.extend(HYPOTHETICAL)
+        elif t in DESCRIPTIONS:
+            out.append(t)
+        else:
+            raise InputError(f"unknown track {t!r}; choose from {', '.join(TRACKS)}{near_miss(t, TRACKS)}")
+    if len(set(out)) != len(out):
+        raise InputError("a track is listed twice", value=list(tracks))
+    return out
+
+
+def check_sets(sets) -> None:
+    """All sets must share window shape and regions (chrom, start, end), in the same order."""
+    if not sets:
+        raise InputError("no attribution sets given")
+    ref = sets[0]
+    for i, s in enumerate(sets[1:], 1):
+        if s.X.shape != ref.X.shape:
+            raise InputError(f"attribution set {i} has shape {s.X.shape}, set 0 has {ref.X.shape}; "
+                             "only sets over the same windows can be averaged")
+        for col in ("chrom", "start", "end"):
+            a, b = ref.regions[col].to_numpy(), s.regions[col].to_numpy()
+            if not np.array_equal(a, b):
+                j = int(np.flatnonzero(a != b)[0])
+                raise InputError(f"attribution set {i} differs from set 0 in region {j} ({col}: "
+                                 f"{b[j]!r} vs {a[j]!r}); only sets over the same windows can be averaged")
+
+
+def sort_order(regions, sizes: dict[str, int], length: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+    """Rows sorted by (chromosome in ``sizes`` order, start, original row) and the slices
+    ``(chrom, lo, hi)`` of that order per chromosome. Checks chromosomes and window lengths."""
+    chroms = regions["chrom"].astype(str).to_numpy()
+    start = regions["start"].to_numpy(dtype=np.int64)
+    end = regions["end"].to_numpy(dtype=np.int64)
+    bad = np.flatnonzero(end - start != length)
+    if len(bad):
+        j = int(bad[0])
+        raise InputError(f"region {j} {chroms[j]}:{start[j]}-{end[j]} is {end[j] - start[j]} bp but its "
+                         f"sequence is {length} bp")
+    rank = {c: i for i, c in enumerate(sizes)}
+    uniq, inverse = np.unique(chroms, return_inverse=True)
+    for c in uniq:
+        if c not in rank:
+            raise InputError(f"chromosome {c!r} of the regions is not in the chromosome sizes"
+                             f"{near_miss(c, sizes)}")
+    crank = np.array([rank[c] for c in uniq], dtype=np.int64)[inverse]
+    order = np.lexsort((np.arange(len(start)), start, crank))
+    groups = []
+    sorted_rank = crank[order]
+    bounds = np.flatnonzero(np.diff(sorted_rank)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(order)]):
+        if hi > lo:
+            groups.append((chroms[order[lo]], int(lo), int(hi)))
+    return order, groups
+
+
+def chunk_values(sets, rows: np.ndarray, tracks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (k, T, L) float64, valid (k, L) bool)`` for region ``rows`` (averaged over
+    ``sets``); ``valid`` is False at N (all-zero one-hot columns)."""
+    X = np.asarray(sets[0].X[rows], dtype=np.float32)
+    if len(sets) == 1:
+        a = np.asarray(sets[0].attr[rows], dtype=np.float64)
+    else:
+        a = np.zeros(X.shape, dtype=np.float64)
+        for i, s in enumerate(sets):
+            if i and not np.array_equal(np.asarray(s.X[rows]), X):
+                raise InputError(f"attribution set {i} has different sequences (one-hot) than set 0 "
+                                 "for the same regions; map reverse-complement sets back to the "
+                                 "forward strand before averaging")
+            a += s.attr[rows]
+        a /= len(sets)
+    out = np.empty((len(rows), len(tracks), X.shape[-1]), dtype=np.float64)
+    for t, name in enumerate(tracks):
+        if name == "projected":
+            out[:, t] = (a * X).sum(axis=1)
+        elif name == "maxabs":
+            out[:, t] = np.abs(a).max(axis=1)
+        else:
+            out[:, t] = a[:, "ACGT".index(name[-1])]
+    return out, X.any(axis=1)
+
+
+@dataclass
+class _Buffer:
+    """Per-base merge buffer over genome positions ``[origin, origin + capacity)``."""
+
+    n_tracks: int
+    rule: str
+    capacity: int
+
+    def __post_init__(self):
+        self.val = np.zeros((self.n_tracks, self.capacity))
+        self.cnt = np.zeros(self.capacity, dtype=np.int32)
+        self.dist = np.full(self.capacity, np.inf)
+        self.origin = 0
+        self.used = 0  # buffer positions [0, used) may hold values
+
+    def add(self, gstart: int, values: np.ndarray, valid: np.ndarray, centre: float) -> None:
+        """Merge one window's bases ``values (T, n)`` at genome ``gstart`` (inside the buffer)."""
+        o = gstart - self.origin
+        n = values.shape[1]
+        sl = slice(o, o + n)
+        cur, cnt = self.val[:, sl], self.cnt[sl]
+        if self.rule == "mean":
+            cur += np.where(valid, values, 0.0)
+        elif self.rule == "max-abs":
+            take = valid & ((cnt == 0) | (np.abs(values) > np.abs(cur)))
+            np.copyto(cur, values, where=take)
+        else:  # nearest-summit: distance from each base's centre to the window centre
+            d = np.abs(np.arange(gstart, gstart + n) + 0.5 - centre)
+            dist = self.dist[sl]
+            take = valid & (d < dist)
+            np.copyto(cur, values, where=take)
+            np.copyto(dist, d, where=take)
+        cnt += valid
+        self.used = max(self.used, o + n)
+
+    def flush(self, upto: int | None, emit: Callable) -> None:
+        """Emit every base before genome position ``upto`` (all when None) and shift the rest
+        to the front of the buffer."""
+        f = self.used if upto is None else min(max(upto - self.origin, 0), self.used)
+        if f > 0:
+            valid = self.cnt[:f] > 0
+            edges = np.flatnonzero(np.diff(np.r_[0, valid.view(np.int8), 0]))
+            if len(edges):
+                vals = self.val[:, :f]
+                if self.rule == "mean":
+                    vals = vals / np.maximum(self.cnt[:f], 1)
+                for a, b in zip(edges[::2], edges[1::2]):
+                    emit(self.origin + int(a), vals[:, a:b])
+            rest = self.used - f
+            self.val[:, :rest] = self.val[:, f:self.used]
+            self.cnt[:rest] = self.cnt[f:self.used]
+            self.dist[:rest] = self.dist[f:self.used]
+            self.val[:, rest:self.used] = 0.0
+            self.cnt[rest:self.used] = 0
+            self.dist[rest:self.used] = np.inf
+            self.used = rest
+        self.origin += f
+        if self.used == 0 and upto is not None:
+            self.origin = max(self.origin, upto)
+
+
+def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: str = "mean",
+              chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
+              progress: bool = False) -> Iterator[tuple[str, int, np.ndarray]]:
+    """Yield ``(chrom, start, values (T, n) float64)`` runs of consecutive bases with a value.
+
+    Parameters
+    ----------
+    sets : list of AttributionSet
+        Same windows (checked); averaged.
+    sizes : dict
+        ``{chrom: size}``; output follows its order (the bigWig header order).
+    tracks : sequence of str
+        Expanded track names (see :func:`expand_tracks`).
+    overlap : {"mean", "max-abs", "nearest-summit"}
+    chunk_size : int
+        Windows read per step (memory ~ chunk_size x 4 x L x 8 bytes per set).
+    buffer_size : int
+        Bases held in the merge buffer (memory ~ buffer_size x (T + 2) x 8 bytes).
+    """
+    if overlap not in OVERLAP_RULES:
+        raise InputError(f"unknown overlap rule {overlap!r}; choose from {', '.join(OVERLAP_RULES)}"
+                         f"{near_miss(overlap, OVERLAP_RULES)}")
+    check_sets(sets)
+    tracks = list(tracks)
+    regions = sets[0].regions
+    L = sets[0].X.shape[-1]
+    order, groups = sort_order(regions, sizes, L)
+    starts = regions["start"].to_numpy(dtype=np.int64)
+    names = regions["name"].astype(str).to_numpy()
+    buf = _Buffer(len(tracks), overlap, max(int(buffer_size), 2 * L))
+    pending: list[tuple[str, int, np.ndarray]] = []
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(order), unit="region", disable=not progress, desc="tracks")
+    try:
+        for chrom, lo, hi in groups:
+            size = sizes[chrom]
+            buf.origin, buf.used = 0, 0
+
+            def emit(gs, vals, chrom=chrom):
+                pending.append((chrom, gs, vals.copy()))
+
+            for c0 in range(lo, hi, chunk_size):
+                rows = order[c0:min(c0 + chunk_size, hi)]
+                values, valid = chunk_values(sets, rows, tracks)
+                for k, row in enumerate(rows):
+                    s = int(starts[row])
+                    a, b = max(0, -s), min(L, size - s)  # part of the window inside the chromosome
+                    if (a > 0 and valid[k, :a].any()) or (b < L and valid[k, max(b, 0):].any()):
+                        raise InputError(f"region {names[row]!r} {chrom}:{s}-{s + L} has sequence outside "
+                                         f"{chrom} (size {size}); are the chromosome sizes from the same genome?")
+                    if b <= a:
+                        continue
+                    gs = s + a
+                    if gs + (b - a) - buf.origin > buf.capacity:
+                        buf.flush(gs, emit)
+                    elif buf.used == 0:
+                        buf.origin = gs
+                    buf.add(gs, values[k, :, a:b], valid[k, a:b], s + L / 2)
+                bar.update(len(rows))
+                yield from pending
+                pending.clear()
+            buf.flush(None, emit)
+            yield from pending
+            pending.clear()
+    finally:
+        bar.close()
