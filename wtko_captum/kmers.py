@@ -170,11 +170,14 @@ def kmers_bed(kmers: pd.DataFrame) -> pd.DataFrame:
 
     chrom, start, end (``[start + pad_left, end - pad_right)``, clipped at 0), name
     (``<region>:<rank>``), score (the saliency score), strand, then kmer, position, label,
-    prediction, seq_index.
+    prediction, seq_index (and cluster when the table has one). K-mers with no base inside
+    the genome (start clipped past end) are left out.
     """
     start = np.maximum(kmers["start"].to_numpy() + kmers["pad_left"].to_numpy(), 0)
     end = kmers["end"].to_numpy() - kmers["pad_right"].to_numpy()
-    return pd.DataFrame({
+    keep = end > start  # a peak in the N padding of a window that starts before base 0
+    kmers, start, end = kmers[keep], start[keep], end[keep]
+    bed = pd.DataFrame({
         "chrom": kmers["chrom"].to_numpy(),
         "start": start,
         "end": np.maximum(end, start),
@@ -187,6 +190,9 @@ def kmers_bed(kmers: pd.DataFrame) -> pd.DataFrame:
         "prediction": kmers["prediction"].to_numpy(),
         "seq_index": kmers["seq_index"].to_numpy(),
     })
+    if "cluster" in kmers:
+        bed["cluster"] = kmers["cluster"].to_numpy()
+    return bed
 
 
 def read_kmers(path) -> pd.DataFrame:
