@@ -1,0 +1,72 @@
+"""Attribution bedGraphs: the same per-base tracks as the bigWigs, as text.
+
+One file ``<prefix>.<track>.bedGraph`` per track, each starting with a UCSC ``track`` line
+that records the track's meaning and the overlap rule (bedGraph, unlike bigWig, has room for
+it), then ``chrom start end value`` lines (0-based half-open), sorted, with consecutive
+bases of equal value merged into one line. Gaps (N bases, off-chromosome padding) have no
+line. A sidecar ``<prefix>.bedGraph.tracks.json`` is written as for bigWigs.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from wtko_captum.atomic import atomic_path, write_text
+
+from .bigwig import _check_hypothetical, as_sets, default_prefix, manifest
+from .genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs
+
+log = logging.getLogger("wtko_captum")
+
+
+def run_lines(chrom: str, start: int, values: np.ndarray) -> str:
+    """bedGraph lines for consecutive bases ``start, start+1, ...`` with ``values (n,)``;
+    equal neighbours (as float32, the precision bigWig keeps too) share one line."""
+    v = np.asarray(values, dtype=np.float32)
+    cut = np.flatnonzero(v[1:] != v[:-1]) + 1
+    lo = np.r_[0, cut]
+    hi = np.r_[cut, len(v)]
+    return "".join(f"{chrom}\t{start + a}\t{start + b}\t{v[a]:.7g}\n" for a, b in zip(lo.tolist(), hi.tolist()))
+
+
+def write_bedgraph(out_dir, attributions, sizes: dict[str, int], *,
+                   tracks: Sequence[str] = ("projected", "maxabs"), overlap: str = "mean",
+                   prefix: str | None = None, sizes_source=None, chunk_size: int = DEFAULT_CHUNK,
+                   buffer_size: int = DEFAULT_BUFFER, progress: bool = False) -> list[Path]:
+    """Write per-base attribution bedGraphs, one per track, and a sidecar JSON; atomically.
+
+    Arguments as :func:`track_exporters.bigwig.write_bigwig`. Returns the bedGraph paths and
+    the sidecar last.
+    """
+    sets = as_sets(attributions)
+    names = expand_tracks(tracks)
+    _check_hypothetical(sets, names)
+    prefix = prefix or default_prefix(sets)
+    out_dir = Path(out_dir)
+    files = {t: out_dir / f"{prefix}.{t}.bedGraph" for t in names}
+    n_bases = 0
+    with contextlib.ExitStack() as stack:
+        handles = []
+        for t, p in files.items():
+            fh = stack.enter_context(open(stack.enter_context(atomic_path(p)), "w"))
+            fh.write(f'track type=bedGraph name="{prefix} {t}" description="{DESCRIPTIONS[t]}; '
+                     f'overlap={overlap}; {len(sets)} set(s) averaged"\n')
+            handles.append(fh)
+        for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
+                                              buffer_size=buffer_size, progress=progress):
+            for fh, row in zip(handles, values):
+                fh.write(run_lines(chrom, start, row))
+            n_bases += values.shape[1]
+    sources = [a for a in (attributions if isinstance(attributions, (list, tuple)) else [attributions])
+               if isinstance(a, (str, Path))]
+    side = out_dir / f"{prefix}.bedGraph.tracks.json"  # not clobbering the bigWig sidecar
+    write_text(side, json.dumps(manifest(sets, files, fmt="bedGraph", overlap=overlap, sizes_source=sizes_source,
+                                         n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
+    log.info("wrote %d bedGraph track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value",
+             len(files), ", ".join(names), out_dir, overlap, len(sets), n_bases)
+    return list(files.values()) + [side]
