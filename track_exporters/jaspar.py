@@ -48,7 +48,7 @@ def format_jaspar(motifs: Mapping[str, np.ndarray], *, nsites=None, pseudocount:
         motif_id, name = split_key(key)
         counts = to_counts(key, matrix, nsites=int(per_motif(nsites, key, DEFAULT_NSITES)),
                            pseudocount=pseudocount, background=background)
-        out.append(f">{motif_id}\t{name or motif_id}")
+        out.append(f">{motif_id}\t{name}" if name else f">{motif_id}")
         for base, row in zip(ALPHABET, counts):
             out.append(f"{base}  [ " + " ".join(f"{_fmt(v):>6}" for v in row) + " ]")
         out.append("")
@@ -82,3 +82,51 @@ def write_jaspar(path, motifs: Mapping[str, np.ndarray], *, nsites=None, pseudoc
 
 def _fmt(v: float) -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.6g}"
+
+
+def read_jaspar(path) -> dict[str, np.ndarray]:
+    """``{"ID NAME": (4, W) counts}`` from a JASPAR file, bracketed (``A [ 1 2 ]``) or plain
+    4-row (JASPAR 2010-2014 ``.pfm``) layout."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("JASPAR file not found", path=path)
+    motifs: dict[str, np.ndarray] = {}
+    key, rows, start = None, [], 0
+
+    def flush():
+        if key is None:
+            return
+        if len(rows) != 4 or len({len(r) for r in rows}) != 1 or not rows[0]:
+            raise InputError(f"motif {key!r} needs 4 rows (A,C,G,T) of equal length", path=path, line=start)
+        motifs[key] = np.array(rows, dtype=float)
+
+    with open(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith(">"):
+                flush()
+                fields = text[1:].split()
+                if not fields:
+                    raise InputError("empty JASPAR header", path=path, line=lineno)
+                key, rows, start = " ".join(fields[:2]), [], lineno
+                continue
+            if key is None:
+                raise InputError("matrix row before any '>' header", path=path, line=lineno, value=text)
+            body = text
+            if "[" in text:
+                letter, _, body = text.partition("[")
+                if letter.strip() and letter.strip() != ALPHABET[len(rows) % 4]:
+                    raise InputError("JASPAR rows must be A, C, G, T in order", path=path, line=lineno, value=text)
+                body = body.replace("]", "")
+            try:
+                rows.append([float(v) for v in body.split()])
+            except ValueError:
+                raise InputError("non-numeric JASPAR count", path=path, line=lineno, value=text) from None
+            if len(rows) > 4:
+                raise InputError(f"motif {key!r} has more than 4 rows", path=path, line=lineno)
+    flush()
+    if not motifs:
+        raise InputError("no motifs found in JASPAR file", path=path)
+    return motifs
