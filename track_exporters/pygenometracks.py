@@ -257,7 +257,7 @@ def bed_section(path, title: str, kind: str, *, height: float = 1.5) -> dict:
              "color": "bed_rgb", "border_color": "none", "labels": "true",
              "max_labels": 60, "fontsize": 8}
     if kind == "features":
-        props.update(display="stacked", gene_rows=8, arrowhead_included="true")
+        props.update(display="stacked", gene_rows=3, arrowhead_included="true")
     else:
         props.update(display="collapsed")
     return props
