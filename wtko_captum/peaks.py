@@ -265,9 +265,11 @@ def _find_col(header: list[str], names, spec=None, what="column", path=None, req
             return idx
         if spec.lower() in lower:
             return lower.index(spec.lower())
-        from .errors import near_miss
+        import difflib
 
-        raise InputError(f"no {what} column named {spec!r}{near_miss(spec, header)}; columns: "
+        close = difflib.get_close_matches(spec.lower(), lower, n=1, cutoff=0.6)
+        hint = f" (did you mean {header[lower.index(close[0])]!r}?)" if close else ""
+        raise InputError(f"no {what} column named {spec!r}{hint}; columns: "
                          f"{', '.join(header)}", path=path)
     for n in names:
         if n in lower:
