@@ -1,0 +1,266 @@
+"""IGV desktop session XML and batch script for a directory of attribution tracks.
+
+Coordinate conventions (checked against IGV 2.16's session reader and batch executor):
+
+* session ``<Region chromosome= start= end=>``: **0-based half-open**, like BED (IGV passes
+  them straight into ``RegionOfInterest``, its 0-based interval);
+* session ``locus=`` attribute, batch ``goto`` and the search box: **1-based inclusive**
+  ``chr:start+1-end``;
+* batch ``region chr start end``: **1-based inclusive** (IGV subtracts 1 from start).
+
+Paths in the session are written relative to the session file (IGV resolves them against it),
+so the session, tracks and genome can move together. ``genome`` is an IGV genome id (``hg19``,
+``mm10``: IGV downloads it) or a local FASTA with a ``.fai`` (works offline).
+"""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wtko_captum.atomic import write_text
+from wtko_captum.errors import InputError
+
+from .pygenometracks import (BASE_COLORS, MAXABS_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, TrackFile,
+                             classify_track, find_tracks, normalise_bed, read_intervals)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A 0-based half-open interval with a score and a description (IGV region of interest)."""
+
+    chrom: str
+    start: int
+    end: int
+    score: float = 0.0
+    description: str = ""
+
+    @property
+    def locus(self) -> str:
+        """IGV's 1-based inclusive locus string."""
+        return f"{self.chrom}:{self.start + 1}-{self.end}"
+
+
+def _rgb(hex_color: str) -> str:
+    return ",".join(str(int(hex_color[i:i + 2], 16)) for i in (1, 3, 5))
+
+
+def data_range(path) -> tuple[float, float]:
+    """``(min, max)`` of a bigWig over all chromosomes; symmetric around 0 when it has negatives.
+
+    (pyBigWig's ``header()`` min/max are truncated to integers, so per-chromosome summaries
+    are used instead.)
+    """
+    import pyBigWig
+
+    bw = pyBigWig.open(str(path))
+    try:
+        lows, highs = [], []
+        for chrom in bw.chroms():
+            lo, hi = bw.stats(chrom, type="min")[0], bw.stats(chrom, type="max")[0]
+            lows += [lo] if lo is not None else []
+            highs += [hi] if hi is not None else []
+    finally:
+        bw.close()
+    lo, hi = (min(lows), max(highs)) if lows else (0.0, 1.0)
+    if lo < 0:
+        m = max(abs(lo), abs(hi)) or 1.0
+        return -m, m
+    return 0.0, hi or 1.0
+
+
+def score_regions(bigwig, regions: pd.DataFrame) -> np.ndarray:
+    """Max |value| of ``bigwig`` inside each region (0 where it has no data).
+
+    regions: chrom, start, end (0-based half-open). Uses pyBigWig's exact per-interval max/min.
+    """
+    import pyBigWig
+
+    bw = pyBigWig.open(str(bigwig))
+    try:
+        chroms = bw.chroms()
+        out = np.zeros(len(regions))
+        for i, (c, s, e) in enumerate(zip(regions["chrom"], regions["start"], regions["end"])):
+            if c not in chroms:
+                continue
+            s, e = max(int(s), 0), min(int(e), chroms[c])
+            if e <= s:
+                continue
+            hi = bw.stats(c, s, e, type="max", exact=True)[0]
+            lo = bw.stats(c, s, e, type="min", exact=True)[0]
+            out[i] = max(abs(hi) if hi is not None else 0.0, abs(lo) if lo is not None else 0.0)
+    finally:
+        bw.close()
+    return out
+
+
+def covered_intervals(bigwig) -> pd.DataFrame:
+    """The contiguous runs of a bigWig that carry values (its windows), as chrom/start/end/name."""
+    import pyBigWig
+
+    bw = pyBigWig.open(str(bigwig))
+    rows = []
+    try:
+        for chrom, size in bw.chroms().items():
+            ivs = bw.intervals(chrom) or ()
+            run_s = run_e = None
+            for s, e, _ in ivs:
+                if run_e is not None and s == run_e:
+                    run_e = e
+                    continue
+                if run_s is not None:
+                    rows.append((chrom, run_s, run_e))
+                run_s, run_e = s, e
+            if run_s is not None:
+                rows.append((chrom, run_s, run_e))
+    finally:
+        bw.close()
+    df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
+    df["name"] = [f"{c}:{s}-{e}" for c, s, e in rows]
+    return df
+
+
+def top_regions(tracks: list[TrackFile], peaks=None, n: int = 20) -> list[Region]:
+    """The ``n`` regions with the largest max |attribution| (projected track, else any bigWig).
+
+    Regions come from ``peaks`` (a BED-like file), else the tracks' own peaks BED, else the
+    runs the bigWig covers. Ties keep file order; sorted by decreasing score.
+    """
+    bws = [t for t in tracks if t.kind == "projected"] or [t for t in tracks if t.is_bigwig]
+    if not bws:
+        raise InputError("no bigWig track to score regions with")
+    if peaks is None:
+        peaks = next((t.path for t in tracks if t.kind == "peaks"), None)
+    df = read_intervals(peaks) if peaks is not None else covered_intervals(bws[0].path)
+    if df.empty:
+        return []
+    scores = score_regions(bws[0].path, df)
+    order = np.argsort(-scores, kind="stable")[:n]
+    return [Region(str(df["chrom"].iloc[i]), int(df["start"].iloc[i]), int(df["end"].iloc[i]),
+                   float(scores[i]), f"{df['name'].iloc[i]} max|attr|={scores[i]:.3g}") for i in order]
+
+
+def track_attrs(t: TrackFile) -> dict:
+    """IGV ``<Track>`` attributes for a bigWig: colours (altColor = negative) and renderer."""
+    if t.kind == "maxabs":
+        color, alt = MAXABS_COLOR, MAXABS_COLOR
+    elif t.kind == "hypothetical":
+        color = alt = BASE_COLORS[t.base]
+    else:
+        color, alt = POSITIVE_COLOR, NEGATIVE_COLOR
+    return {"color": _rgb(color), "altColor": _rgb(alt), "renderer": "BAR_CHART",
+            "windowFunction": "mean", "autoScale": "false", "visible": "true"}
+
+
+def write_igv_session(tracks, out, *, genome: str, peaks=None, top: int = 20, features=(),
+                      relative: bool = True) -> list[Path]:
+    """Write an IGV session XML.
+
+    Parameters
+    ----------
+    tracks : a tracks directory or a list of track paths
+    out : the session path (``.xml``); coloured BED copies go to ``<out stem>.files/``
+    genome : IGV genome id (e.g. ``hg19``) or a FASTA path (indexed, ``.fai`` next to it)
+    peaks : BED-like file of regions to rank (default: the tracks' peaks BED, else the
+        bigWig's covered windows)
+    top : how many top-scoring regions to list as regions of interest (0 = none)
+    features : extra BED files (k-mers, seqlets, motif hits)
+
+    Returns
+    -------
+    list of paths written (the session first).
+    """
+    out = Path(out)
+    items = find_tracks(tracks) if isinstance(tracks, (str, Path)) else [
+        t if isinstance(t, TrackFile) else classify_track(t) for t in tracks]
+    items += [TrackFile(Path(f), "features", None, Path(f).stem) for f in features]
+    if peaks is not None:
+        items = [t for t in items if t.kind != "peaks"] + [TrackFile(Path(peaks), "peaks", None, "peaks")]
+    regions = top_regions(items, peaks, top) if top > 0 else []
+    base = out.parent.resolve()
+
+    def ref(p) -> str:
+        p = Path(p).resolve()
+        return os.path.relpath(p, base) if relative else str(p)
+
+    genome_attr = _genome_ref(genome, ref)
+    locus = regions[0].locus if regions else "All"
+    root = ET.Element("Session", genome=genome_attr, hasGeneTrack="false", hasSequenceTrack="true",
+                      locus=locus, version="8")
+    resources = ET.SubElement(root, "Resources")
+    panel = ET.SubElement(root, "Panel", name="DataPanel", height="600", width="1200")
+    feature_panel = ET.SubElement(root, "Panel", name="FeaturePanel", height="300", width="1200")
+    written: list[Path] = []
+    files_dir = out.parent / f"{out.stem}.files"
+    for t in items:
+        if t.is_bigwig:
+            path = ref(t.path)
+            ET.SubElement(resources, "Resource", path=path, name=t.title, type="bigwig")
+            track = ET.SubElement(panel, "Track", id=path, name=t.title,
+                                  attributeKey=t.path.name, fontSize="10",
+                                  clazz="org.broad.igv.track.DataSourceTrack", **track_attrs(t))
+            lo, hi = data_range(t.path)
+            ET.SubElement(track, "DataRange", baseline="0.0", drawBaseline="true", flipAxis="false",
+                          minimum=f"{lo:.6g}", maximum=f"{hi:.6g}", type="LINEAR")
+        else:
+            bed, _ = normalise_bed(t.path, t.kind, files_dir)
+            written.append(bed)
+            path = ref(bed)
+            ET.SubElement(resources, "Resource", path=path, name=t.title, type="bed")
+            # itemRgb="On": IGV colours each feature by the BED's column 9 (class / cluster)
+            ET.SubElement(feature_panel, "Track", id=path, name=t.title, attributeKey=bed.name,
+                          clazz="org.broad.igv.track.FeatureTrack", displayMode="EXPANDED",
+                          fontSize="10", visible="true", itemRgb="On")
+    if regions:
+        reg_el = ET.SubElement(root, "Regions")
+        for r in regions:
+            # Region start/end: 0-based half-open (IGV's RegionOfInterest), NOT the 1-based locus
+            ET.SubElement(reg_el, "Region", chromosome=r.chrom, start=str(r.start), end=str(r.end),
+                          description=r.description)
+    ET.indent(root)
+    text = '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    return [write_text(out, text), *written]
+
+
+def write_igv_batch(out, *, genome: str, snapshot_dir, regions: list[Region], session=None,
+                    tracks=(), prefix: str = "", max_panel_height: int = 1000) -> Path:
+    """Write an IGV batch script that loads tracks (or a session) and snapshots each region.
+
+    Run it with ``igv -b script.txt`` (under ``xvfb-run`` on a headless machine). Absolute
+    paths are written, because IGV resolves batch paths against its working directory.
+    Snapshot files are named ``<prefix><chrom>_<start>_<end>.png`` (0-based start).
+    """
+    lines = ["new"]
+    if session is not None:
+        lines.append(f"load {Path(session).resolve()}")
+    else:
+        g = Path(genome)
+        lines.append(f"genome {g.resolve() if g.exists() else genome}")
+        for t in tracks:
+            lines.append(f"load {Path(t.path if isinstance(t, TrackFile) else t).resolve()}")
+    lines += [f"snapshotDirectory {Path(snapshot_dir).resolve()}", f"maxPanelHeight {max_panel_height}"]
+    for r in regions:
+        # batch `region` is 1-based inclusive; descriptions must be a single token
+        lines.append(f"region {r.chrom} {r.start + 1} {r.end} {r.description.split()[0] if r.description else ''}".rstrip())
+    for r in regions:
+        lines += [f"goto {r.locus}", f"snapshot {prefix}{r.chrom}_{r.start}_{r.end}.png"]
+    lines.append("exit")
+    return write_text(out, "\n".join(lines) + "\n")
+
+
+def _genome_ref(genome: str, ref) -> str:
+    """A FASTA path -> path (relative to the session); anything else is an IGV genome id."""
+    g = Path(str(genome))
+    if g.suffix.lower() in (".fa", ".fasta", ".fna", ".gz", ".genome", ".json") or g.exists():
+        if not g.is_file():
+            raise InputError("genome FASTA not found", path=g)
+        if g.suffix.lower() in (".fa", ".fasta", ".fna") and not Path(f"{g}.fai").is_file():
+            from wtko_captum.genome import open_fasta
+
+            open_fasta(g)  # IGV needs the .fai next to the FASTA
+        return ref(g)
+    return str(genome)
