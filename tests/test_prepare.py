@@ -314,3 +314,33 @@ def test_cli_prepare_prints_counts(tmp_path, capsys):
     assert "bound" in out and "unbound" in out and "test" in out
     meta = json.loads((tmp_path / "d" / "meta.json").read_text())
     assert meta["class_names"] == ["unbound", "bound"] and meta["width"] == 250 and meta["seed"] == 3
+
+
+def test_real_narrowpeak_files_parse_with_summits():
+    path = DATA / "peaks" / "ENCSR000AKO.first300.narrowPeak"
+    peaks = read_peaks(path)
+    rows = [l.split("\t") for l in path.read_text().splitlines()]
+    assert len(peaks) == len(rows) == 300
+    for p, r in zip(peaks, rows):
+        assert (p.chrom, p.start, p.end) == (r[0], int(r[1]), int(r[2]))
+        assert p.summit == int(r[1]) + int(r[9])
+    # dm3 names chromosomes 'X', '2L': against a UCSC-style genome the hint says 'chrX'
+    from wtko_captum.errors import InputError
+    from wtko_captum.prepare import check_chroms
+
+    dm3 = read_peaks(DATA / "peaks" / "dm3_test.first300.narrowPeak")
+    with pytest.raises(InputError, match=r"dm3_test.first300.narrowPeak:1: .*did you mean 'chrX'.*\(got 'X'\)"):
+        check_chroms([(p, 1) for p in dm3], {"chrX": 22_422_827, "chr2L": 23_011_544}, "dm3.fa")
+
+
+def test_cli_headerless_bed_with_lfc_in_column_5(tmp_path):
+    """The monaLisa shape (chrom, start, end, name, log2FC; no header) through the CLI."""
+    from wtko_captum.cli import main
+
+    lfc = [2.5, -0.1, 0.15, 1.7, 0.5, -3.0, 0.05, 1.2]
+    rows = [(CONTIG, s, e, f"peak_{i}", v) for i, ((s, e), v) in enumerate(zip(peaks_in_contig(12, 8), lfc))]
+    bed = write(tmp_path / "diff.bed", rows)
+    assert main(["prepare", "--table", str(bed), "--lfc-col", "5", "--genome", str(GENOME), "--width", "120",
+                 "--no-balance", "--test-chroms", "", "--val-chroms", "", "-q", "-o", str(tmp_path / "d")]) == 0
+    reg = load_prepared(tmp_path / "d").regions.sort_values("line")
+    assert list(zip(reg["line"], reg["class"])) == [(1, "KO"), (2, "WT"), (3, "WT"), (4, "KO"), (7, "WT"), (8, "KO")]
