@@ -71,6 +71,8 @@ def _setup_logging(args) -> None:
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("numexpr", "matplotlib", "numba", "h5py", "PIL"):  # chatty third-party loggers
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main(argv=None) -> int:
