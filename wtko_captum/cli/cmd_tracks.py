@@ -42,6 +42,8 @@ def add_arguments(p):
                        help="extra BED files of k-mers / seqlets / motif hits (coloured by name)")
         q.add_argument("--absolute-paths", action="store_true",
                        help="write absolute file paths (default: relative to the output file)")
+        q.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+        q.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ini.add_argument("--genome", help="genome FASTA: adds a sequence track (and the logo's letters in `wtko plot`)")
     ini.add_argument("--bins", type=int, default=200,
                      help="bigWig bins per plot (default: 200; regions shorter than this draw striped in "
