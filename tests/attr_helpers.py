@@ -122,6 +122,7 @@ def run_wtko(args, *, pythonpath=None, env_extra=None, check=True):
     env = dict(os.environ)
     paths = [str(p) for p in ([pythonpath] if pythonpath else [])] + [str(ROOT)]
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env.setdefault("OMP_NUM_THREADS", "1")  # tiny models; threads only contend
     env.update(env_extra or {})
     proc = subprocess.run((WTKO_MANY if "++" in args else WTKO) + [str(a) for a in args], capture_output=True, text=True, env=env,
                           cwd=str(ROOT))
