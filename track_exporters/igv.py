@@ -264,3 +264,57 @@ def _genome_ref(genome: str, ref) -> str:
             open_fasta(g)  # IGV needs the .fai next to the FASTA
         return ref(g)
     return str(genome)
+
+
+# log lines IGV writes when offline: harmless for local files, so not load errors
+_OFFLINE_NOISE = ("UnknownHostException", "Error fetching oAuth", "Error fetching genome list",
+                  "ConnectException", "SocketTimeoutException", "NoRouteToHostException")
+
+
+def igv_load_errors(log_text: str) -> list[str]:
+    """IGV log lines that report a failed load or batch command (offline-network noise ignored)."""
+    errors = []
+    for line in log_text.splitlines():
+        bad = line.startswith(("SEVERE", "ERROR")) or "=> Error" in line or "Could not locate genome" in line \
+            or "could not be located" in line or "DataLoadException" in line
+        if bad and not any(n in line for n in _OFFLINE_NOISE):
+            errors.append(line.strip())
+    return errors
+
+
+def run_igv_batch(script, *, genome, timeout: float = 60, workdir=None, igv: str = "igv") -> tuple[int, str]:
+    """Run IGV desktop on a batch script, headless (``xvfb-run``), offline; returns (exit code, log).
+
+    IGV gets a fresh IGV directory whose ``prefs.properties`` sets ``DEFAULT_GENOME_KEY`` to the
+    local ``genome`` FASTA: on first start IGV otherwise fetches a default genome over the
+    network and hangs without one. A hang ends at ``timeout`` seconds (exit code 124).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    for exe in (igv, "xvfb-run"):
+        if shutil.which(exe) is None:
+            raise InputError(f"{exe!r} not found on PATH (Debian/Ubuntu: apt-get install igv xvfb xauth)")
+    with tempfile.TemporaryDirectory(prefix="wtko_igv_", dir=workdir) as tmp:
+        igv_dir = Path(tmp) / "igv"
+        igv_dir.mkdir()
+        (igv_dir / "prefs.properties").write_text(f"DEFAULT_GENOME_KEY={Path(genome).resolve()}\n")
+        cmd = ["xvfb-run", "-a", "-s", "-screen 0 1400x1100x24", igv, "--igvDirectory", str(igv_dir),
+               "-b", str(Path(script).resolve())]
+        # own process group: on a hang, kill xvfb-run, Xvfb and java together
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp,
+                                env={**os.environ, "HOME": tmp}, start_new_session=True)
+        try:
+            text, _ = proc.communicate(timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            import signal
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            text, _ = proc.communicate()
+            code = 124
+        logs = sorted(igv_dir.glob("igv*.log"))
+        if logs:
+            text += "\n" + "\n".join(p.read_text(errors="replace") for p in logs)
+    return code, text
