@@ -40,15 +40,19 @@ def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
 
 
 def as_sets(attributions) -> list:
-    """A list of AttributionSets from one set, a directory, or a sequence of either."""
+    """A list of AttributionSets from one set, a directory, or a sequence of either.
+
+    Anything with ``X``, ``attr`` (row-indexable ``(N, 4, L)``, e.g. memory-mapped or HDF5
+    datasets) and ``regions`` is used as is, so genome-scale inputs need not fit in memory.
+    """
     from wtko_captum.attribution_set import AttributionSet
 
     items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
-    return [a if isinstance(a, AttributionSet) else AttributionSet.load(a) for a in items]
+    return [a if all(hasattr(a, k) for k in ("X", "attr", "regions")) else AttributionSet.load(a) for a in items]
 
 
 def default_prefix(sets) -> str:
-    methods = list(dict.fromkeys(str(s.method) for s in sets))
+    methods = list(dict.fromkeys(str(getattr(s, "method", "attribution")) for s in sets))
     return "+".join(methods) if len(methods) <= 2 else f"{methods[0]}+{len(methods) - 1}more"
 
 
@@ -65,12 +69,12 @@ def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_sour
         "coordinates": "base i of window n = regions.start[n] + i (0-based)",
         "n_sets_averaged": len(sets),
         "sources": [str(p) for p in sources] if sources else None,
-        "method": s0.method,
-        "methods": [s.method for s in sets],
-        "hypothetical": bool(s0.hypothetical),
-        "target": s0.target,
-        "model_identity": s0.model_identity,
-        "n_regions": len(s0),
+        "method": getattr(s0, "method", None),
+        "methods": [getattr(s, "method", None) for s in sets],
+        "hypothetical": bool(getattr(s0, "hypothetical", True)),
+        "target": getattr(s0, "target", None),
+        "model_identity": getattr(s0, "model_identity", None),
+        "n_regions": len(s0.regions),
         "window_length": int(s0.X.shape[-1]),
         "n_bases_written": int(n_bases),
         "chrom_sizes": str(sizes_source) if sizes_source is not None else None,
@@ -145,6 +149,6 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
 
 
 def _check_hypothetical(sets, names) -> None:
-    if any(n.startswith("hypothetical_") for n in names) and not all(s.hypothetical for s in sets):
+    if any(n.startswith("hypothetical_") for n in names) and not all(getattr(s, "hypothetical", True) for s in sets):
         raise InputError("hypothetical tracks need hypothetical attributions (every base scored); "
                          f"method {sets[0].method!r} gives projected scores only: use projected or maxabs")
