@@ -275,3 +275,19 @@ def test_overlap_ties_go_to_the_window_that_starts_first(tmp_path, rule, expecte
     assert np.all(vals[:11] == 1) and np.all(vals[L:] == -1)
     if rule == "nearest-summit":
         assert np.all(vals[11:26] == 1) and np.all(vals[26:L] == -1)
+
+
+def test_minus_strand_window_is_reverse_complemented_to_the_genome(tmp_path):
+    """A '-' region holds the reverse complement read from its end: base i is end - 1 - i and
+    channel A there is the genome's T."""
+    from track_exporters.bigwig import write_bigwig
+
+    x = random_onehot(2, L, seed=11)
+    attr = np.random.default_rng(11).normal(size=x.shape).astype(np.float32)
+    regions = pd.DataFrame({"chrom": ["chrA", "chrA"], "start": [0, 300], "end": [L, 300 + L], "strand": ["+", "-"]})
+    paths = write_bigwig(tmp_path, AttributionSet(x, attr, regions, "m"), SIZES, tracks=["projected", "hypothetical"])
+    proj = np.array(pyBigWig.open(str(paths[0])).values("chrA", 300, 300 + L))
+    np.testing.assert_allclose(proj, (attr[1] * x[1]).sum(0)[::-1], rtol=1e-6)
+    hyp_a = np.array(pyBigWig.open(str(paths[1])).values("chrA", 300, 300 + L))
+    np.testing.assert_allclose(hyp_a, attr[1, 3, ::-1], rtol=1e-6)  # T of the '-' window
+    np.testing.assert_allclose(pyBigWig.open(str(paths[1])).values("chrA", 0, L), attr[0, 0], rtol=1e-6)

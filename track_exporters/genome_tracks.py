@@ -20,6 +20,10 @@ strand) are averaged channel by channel *before* the tracks are derived, so ``pr
 the mean of the sets' projected scores and ``maxabs`` is max |mean attribution|.
 
 Coordinates: base ``i`` of window ``n`` is genome base ``regions.start[n] + i`` (0-based).
+A window whose region strand is ``-`` holds the reverse complement of the genome (read from its
+end, as ``wtko_captum.peaks`` reads stranded FASTA headers): it is reverse-complemented back
+(positions reversed, channels A<->T, C<->G) before its tracks are derived, so every track is
+on the genome's forward strand.
 
 Gaps, never zeros: a base gets no value when it was ``N`` (an all-zero one-hot column) or
 lies outside its chromosome (a window N-padded past an end). A window whose *sequence*
@@ -122,9 +126,11 @@ def sort_order(regions, sizes: dict[str, int], length: int) -> tuple[np.ndarray,
     return order, groups
 
 
-def chunk_values(sets, rows: np.ndarray, tracks: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def chunk_values(sets, rows: np.ndarray, tracks: Sequence[str],
+                 minus: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(values (k, T, L) float64, valid (k, L) bool)`` for region ``rows`` (averaged over
-    ``sets``); ``valid`` is False at N (all-zero one-hot columns)."""
+    ``sets``) on the genome's forward strand; ``valid`` is False at N (all-zero one-hot
+    columns). ``minus (k,)`` marks '-' strand windows, reverse-complemented back here."""
     X = np.asarray(sets[0].X[rows], dtype=np.float32)
     if len(sets) == 1:
         a = np.asarray(sets[0].attr[rows], dtype=np.float64)
@@ -137,6 +143,10 @@ def chunk_values(sets, rows: np.ndarray, tracks: Sequence[str]) -> tuple[np.ndar
                                  "forward strand before averaging")
             a += s.attr[rows]
         a /= len(sets)
+    if minus is not None and minus.any():
+        # reversing the channel axis A,C,G,T -> T,G,C,A is the complement
+        X[minus] = X[minus][:, ::-1, ::-1]
+        a[minus] = a[minus][:, ::-1, ::-1]
     out = np.empty((len(rows), len(tracks), X.shape[-1]), dtype=np.float64)
     for t, name in enumerate(tracks):
         if name == "projected":
@@ -238,6 +248,7 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
     order, groups = sort_order(regions, sizes, L)
     starts = regions["start"].to_numpy(dtype=np.int64)
     names = regions["name"].astype(str).to_numpy()
+    minus = regions["strand"].astype(str).to_numpy() == "-" if "strand" in regions else np.zeros(len(starts), bool)
     buf = _Buffer(len(tracks), overlap, max(int(buffer_size), 2 * L))
     pending: list[tuple[str, int, np.ndarray]] = []
 
@@ -254,7 +265,7 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
 
             for c0 in range(lo, hi, chunk_size):
                 rows = order[c0:min(c0 + chunk_size, hi)]
-                values, valid = chunk_values(sets, rows, tracks)
+                values, valid = chunk_values(sets, rows, tracks, minus[rows])
                 for k, row in enumerate(rows):
                     s = int(starts[row])
                     a, b = max(0, -s), min(L, size - s)  # part of the window inside the chromosome
