@@ -88,8 +88,31 @@ def add_arguments(p):
                            help="sites a probability matrix is scaled to (default: 100)")
 
 
+EXAMPLES = {
+    "bigwig": "wtko export bigwig attr/saliency --chrom-sizes hg19.chrom.sizes -o tracks/\n"
+              "  wtko export bigwig seed0/ seed1/ --genome mm10.fa --tracks projected,hypothetical "
+              "--overlap nearest-summit -o tracks/\n\n"
+              "writes tracks/<prefix>.<track>.bw per track and tracks/<prefix>.tracks.json (overlap rule,\n"
+              "sources, track meanings). N bases and off-chromosome padding are gaps.",
+    "bedgraph": "wtko export bedgraph attr/saliency --chrom-sizes hg19.chrom.sizes -o tracks/\n\n"
+                "writes tracks/<prefix>.<track>.bedGraph (a UCSC track line records the overlap rule).",
+    "bed": "wtko export bed seqlets.tsv --regions attr/saliency --name-col pattern --strand-col is_forward -o s.bed\n"
+           "  wtko export bed kmers.tsv --chrom-sizes hg19.chrom.sizes --color-by-name -o kmers.bed\n\n"
+           "with --regions, start/end are 0-based offsets inside window --index-col; without it the\n"
+           "table has genome chrom/start/end. Output: #-header, chrom start end name score strand [extra].",
+    "meme": "wtko export meme motifs.tsv -o motifs.meme\n"
+            "  wtko export meme MA0099.3.jaspar --pseudocount 1 -o fos_jun.meme\n\n"
+            "motifs.tsv: tab-separated, header id [name] consensus|sites [nsites] [evalue] [url], e.g.\n"
+            "  id   name      consensus\n  AP1  FOS::JUN  TGASTCA\n"
+            "sites = comma-separated aligned sequences (counted). p = (count + pc*bg) / (colsum + pc).",
+    "homer": "wtko export homer motifs.meme -o motifs.motif   # threshold = 0.6 x best log-odds score",
+    "jaspar": "wtko export jaspar motifs.meme --nsites 100 -o motifs.jaspar",
+}
+
+
 def _sub(sub, name, help_):
-    q = sub.add_parser(name, help=help_, description=help_, formatter_class=argparse.RawDescriptionHelpFormatter)
+    q = sub.add_parser(name, help=help_, description=f"{help_}\n\nexample:\n  {EXAMPLES[name]}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     # SUPPRESS: given after FORMAT they set the flag, otherwise they leave `wtko export -q` alone
     q.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings only")
     q.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
