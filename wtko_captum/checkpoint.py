@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_path
-from .errors import CheckpointError
+from .errors import CheckpointError, PluginError
 from .models import build_model
 
 FORMAT = "wtko_captum.checkpoint"
@@ -72,6 +72,9 @@ def read_checkpoint(path) -> dict:
         ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a wtko_captum checkpoint (no '{FORMAT}' format tag)")
+    missing = [k for k in ("architecture", "config", "class_names", "input_length", "state_dict") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
     return ckpt
 
 
@@ -105,6 +108,8 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
     try:
         model = build_model(arch, **ckpt["config"])
         model.load_state_dict(ckpt["state_dict"])
+    except PluginError as exc:
+        raise CheckpointError(f"{path}: checkpoint architecture {arch!r} is not installed: {exc}") from None
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit architecture {arch!r}: {str(exc).splitlines()[0]}") from None
     model.class_names = list(ckpt["class_names"])
