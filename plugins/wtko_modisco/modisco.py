@@ -275,8 +275,14 @@ def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = N
         table = patterns_table(patterns, seqlets, attrset.class_names or ["0", "1"], tt)
         table.to_csv(tmp / "patterns.tsv", sep="\t", index=False, float_format="%.6g")
         seqlets.to_csv(tmp / "seqlets.tsv", sep="\t", index=False, float_format="%.6g")
-        write_bed(tmp / "seqlets.bed", seqlets.assign(score=seqlets["score"].round(6)),
-                  name_col="name", score_col="score")
+        # a seqlet inside the N padding of a window past a chromosome start has no genome
+        # interval: it stays in seqlets.tsv but cannot be a BED line
+        in_genome = seqlets[seqlets["start"] >= 0]
+        if len(in_genome) < len(seqlets):
+            log.warning("%d seqlets lie in N padding before a chromosome start: left out of seqlets.bed",
+                        len(seqlets) - len(in_genome))
+        write_bed(tmp / "seqlets.bed", in_genome.assign(score=in_genome["score"].round(6)),
+                  name_col="name", score_col="score", extra_cols=["example_idx", "sequence"])
     for name in ("modisco_results.h5", "patterns.pfm.meme", "patterns.cwm.meme", "patterns.tsv",
                  "seqlets.bed", "seqlets.tsv", "tomtom.tsv", "report/motifs.html"):
         if (out / name).exists():

@@ -1,0 +1,66 @@
+"""wtko modisco: TF-MoDISco-lite patterns and seqlets from hypothetical attributions."""
+from __future__ import annotations
+
+NAME = "modisco"
+HELP = "run TF-MoDISco-lite on hypothetical attributions (deeplift_shap, ism)"
+ORDER = 64
+DESCRIPTION = """Run TF-MoDISco-lite (the wtko_modisco plugin) on an attribution directory whose
+scores are hypothetical (every base scored: deeplift_shap, ism) and write its results where
+genome browsers and the MEME suite read them.
+
+outputs (in -o DIR):
+  modisco_results.h5   modisco-lite's own results (readable by `modisco report` etc.)
+  report/motifs.html   modisco-lite's HTML report: CWM logos + top-3 JASPAR matches (Tomtom
+                       through memelite; the MEME-suite binary is not needed)
+  patterns.pfm.meme    per pattern, the seqlets' frequency matrix, trimmed to the CWM support
+  patterns.cwm.meme    the same columns from the CWM's positive part
+  patterns.tsv         pattern, metacluster, n_seqlets, consensus, seqlets per class,
+                       best JASPAR match
+  tomtom.tsv           Tomtom of patterns.pfm.meme against JASPAR (wtko tomtom's columns)
+  seqlets.bed          every seqlet in GENOME coordinates (0-based half-open), strand '-' for
+                       reverse-complement seqlets; the genome sequence there (reverse
+                       complemented on '-') is the seqlet's sequence
+  seqlets.tsv          the same with window coordinates, region, label and sequence
+
+example:
+  wtko modisco attr/deeplift_shap -o modisco/
+  wtko modisco attr/ism -o modisco_ism/ --max-seqlets 5000 --window 400
+"""
+
+
+def add_arguments(p):
+    p.add_argument("attr", help="attribution directory with hypothetical scores (wtko attribute)")
+    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
+    p.add_argument("--max-seqlets", type=int, default=2000,
+                   help="seqlets per metacluster (default: 2000)")
+    p.add_argument("--window", type=int, default=None,
+                   help="use only the centred WINDOW bp of each sequence (default: all)")
+    p.add_argument("--sliding-window", type=int, default=20, help="seqlet core size (default: 20)")
+    p.add_argument("--flank", type=int, default=5, help="flank added to seqlets (default: 5)")
+    p.add_argument("--trim-size", type=int, default=30, help="pattern trim size (default: 30)")
+    p.add_argument("--n-leiden", type=int, default=2, help="Leiden clusterings (default: 2)")
+    p.add_argument("--min-metacluster-size", type=int, default=100,
+                   help="fewest seqlets of a sign for modisco to cluster them (default: 100)")
+    p.add_argument("--min-cluster-size", type=int, default=20,
+                   help="fewest seqlets in a final pattern (default: 20)")
+    p.add_argument("--motifs", default=None,
+                   help="MEME database for the report and Tomtom (default: bundled JASPAR 2020)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report (logos)")
+
+
+def run(args) -> int:
+    import logging
+
+    from wtko_modisco import run_modisco
+
+    res = run_modisco(args.attr, args.out, max_seqlets=args.max_seqlets, window=args.window,
+                      sliding_window_size=args.sliding_window, flank_size=args.flank,
+                      trim_to_window_size=args.trim_size, n_leiden_runs=args.n_leiden,
+                      min_metacluster_size=args.min_metacluster_size,
+                      final_min_cluster_size=args.min_cluster_size, motif_db=args.motifs,
+                      report=not args.no_report, verbose=args.verbose)
+    log = logging.getLogger("wtko_captum")
+    for _, r in res.patterns.iterrows():
+        log.info("  %-24s %5d seqlets  %-20s %s", r["pattern"], r["n_seqlets"], r["consensus"],
+                 r["jaspar_name"] or "-")
+    return 0
