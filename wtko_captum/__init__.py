@@ -26,6 +26,8 @@ _EXPORTS = {
     "evaluate": "wtko_captum.evaluate",
     "simulate": "wtko_captum.simulate",
     "attribute": "wtko_captum.attribute",
+    "attribute_prepared": "wtko_captum.attribute_dataset",
+    "read_attributions": "wtko_captum.readers",
     "AttributionSet": "wtko_captum.attribution_set",
 }
 
