@@ -1,0 +1,48 @@
+"""wtko evaluate: score a checkpoint on the held-out test split."""
+from __future__ import annotations
+
+NAME = "evaluate"
+HELP = "accuracy, precision/recall/F1, auROC, auPRC and predictions of a checkpoint on the test split"
+ORDER = 30
+DESCRIPTION = """Score a trained checkpoint on one split of a prepared-data directory (default: the
+held-out test chromosomes). The data's window width must equal the checkpoint's input length.
+
+outputs (in -o DIR):
+  metrics.json           accuracy, auroc, auprc, per-class precision/recall/f1/support, n, split
+  confusion_matrix.json  rows = true class, columns = predicted class
+  confusion_matrix.png
+  predictions.tsv        chrom, start, end (0-based half-open window), name, label, class,
+                         prob_<class> per class, predicted
+
+example:
+  wtko evaluate model/model.pt data/ -o eval/
+  wtko evaluate model/model.pt data/ -o eval_val/ --split val
+"""
+
+
+def add_arguments(p):
+    from ._common import add_batch_size, add_device
+
+    p.add_argument("model", help="checkpoint from `wtko train` (model.pt)")
+    p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
+    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
+    p.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                   help="which regions to score (default: test)")
+    add_batch_size(p, default=256)
+    add_device(p)
+
+
+def run(args) -> int:
+    from ..evaluate import evaluate
+
+    m = evaluate(args.model, args.data, args.out, split=args.split, device=args.device, batch_size=args.batch_size)
+    fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
+    if not args.quiet:
+        print(f"{m['split']}: n={m['n']} accuracy={fmt(m['accuracy'])} auROC={fmt(m['auroc'])} "
+              f"auPRC={fmt(m['auprc'])}")
+        for name in m["class_names"]:
+            c = m[name]
+            print(f"  {name}: precision={fmt(c['precision'])} recall={fmt(c['recall'])} f1={fmt(c['f1'])} "
+                  f"(n={c['support']})")
+        print(f"outputs: {args.out}/metrics.json, predictions.tsv, confusion_matrix.png")
+    return 0
