@@ -92,6 +92,13 @@ def test_diff_wrapper_keeps_extra_outputs_and_layers(model, X):
     assert w.get_submodule("conv1") is model.conv1 and w.class_names == ["WT-KO"]
 
 
+def test_model_mode_is_restored_and_dropout_is_off(reg, model, X):
+    model.train()
+    a = wc.attribute(model, X, "grad_test", target=1)
+    assert model.training  # the caller's mode comes back
+    torch.testing.assert_close(a, hand_grad(model.eval(), X, [1] * len(X)), rtol=1e-5, atol=1e-7)
+
+
 def test_string_and_array_inputs_agree(reg, model, X):
     seqs = decode(X.numpy())
     a = wc.attribute(model, seqs, "grad_test", target=1)

@@ -163,15 +163,27 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
                          f"it takes: {', '.join(params) or 'no options'}")
     if not isinstance(model, torch.nn.Module):
         raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    model = model.eval().to(dev)
+    # the caller's model goes back to its own device and train/eval mode afterwards
+    param = next(iter(model.parameters()), None)
+    home, was_training = (param.device if param is not None else None), model.training
+    try:
+        return _attribute(model.eval().to(dev), X, func, target, dev, int(batch_size), random_state,
+                          rc_average, verbose, options)
+    finally:
+        model.train(was_training)
+        if home is not None:
+            model.to(home)
 
+
+def _attribute(model, X, func, target, dev, batch_size, random_state, rc_average, verbose, options):
+    """:func:`attribute` after validation, with ``model`` in eval mode on ``dev``."""
     # One small forward pass checks the output shape before any expensive work.
     with torch.no_grad():
         probe = check_output(model(X[:2].to(dev)), len(X[:2]))
     n_out = int(probe.shape[1])
     names = class_names_of(model, n_out)
 
-    common = dict(batch_size=int(batch_size), device=dev, random_state=random_state, verbose=verbose)
+    common = dict(batch_size=batch_size, device=dev, random_state=random_state, verbose=verbose)
 
     def run(model_, X_, t):
         out = _call(func, model_, X_, t, common, options)
