@@ -122,3 +122,24 @@ def test_cli_unknown_method_is_one_line_error(tmp_path, capsys):
     assert rc == 2
     assert "unknown attribution 'nosuch'; available:" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+
+
+def _installed_methods():
+    from wtko_captum.registry import get_registry
+
+    return get_registry().names("attributions")
+
+
+@pytest.mark.parametrize("name", _installed_methods())
+def test_every_installed_method_passes_the_contract(name):
+    """Built-in methods register through entry points and obey the method contract."""
+    from attr_helpers import make_model
+    from conftest import random_onehot
+    from wtko_captum.contract import check_method
+    from wtko_captum.registry import get_registry
+
+    func = get_registry().get("attributions", name)
+    X = torch.from_numpy(random_onehot(3, 120, seed=11))
+    report = check_method(func, make_model(120), X, target=1)
+    assert {"shape", "dtype", "device", "finite", "deterministic under a seed",
+            "tangermeme.marginalize"} <= set(report["checks"])
