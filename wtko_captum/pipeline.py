@@ -116,8 +116,103 @@ def _evaluate(c, ctx):
     return evaluate(ctx["out"] / "model" / "model.pt", ctx["out"] / "data", ctx["out"] / "eval", **c)
 
 
+def _attribute(c, ctx):
+    from .attribute_dataset import attribute_prepared
+
+    methods = c.pop("methods", ["saliency"])
+    return attribute_prepared(ctx["out"] / "model" / "model.pt", ctx["out"] / "data", ctx["out"] / "attr",
+                              methods, verbose=ctx["verbose"], **c)
+
+
+def _attribution_dirs(ctx, methods=None) -> dict[str, Path]:
+    attr = ctx["out"] / "attr"
+    found = {p.name: p for p in sorted(attr.iterdir()) if (p / "meta.json").is_file()} if attr.is_dir() else {}
+    return {m: p for m, p in found.items() if methods is None or m in methods}
+
+
+def _export(c, ctx):
+    import json
+
+    from track_exporters.bigwig import load_chrom_sizes, write_bigwig
+
+    base = ctx["base"]
+    sizes_file = _path(base, c.pop("chrom_sizes", None))
+    genome = _path(base, c.pop("genome", None))
+    sizes = load_chrom_sizes(chrom_sizes=sizes_file, genome=genome)
+    tracks = c.pop("tracks", ["projected", "maxabs"])
+    written = []
+    for method, path in _attribution_dirs(ctx, c.pop("methods", None)).items():
+        hypothetical = json.loads((path / "meta.json").read_text()).get("hypothetical", False)
+        wanted = [t for t in tracks if t != "hypothetical" or hypothetical]
+        written += write_bigwig(ctx["out"] / "tracks", path, sizes, tracks=wanted, prefix=method,
+                                sizes_source=str(sizes_file or genome), **c)
+    return written
+
+
+def _tracks(c, ctx):
+    from track_exporters.igv import top_regions, write_igv_batch, write_igv_session
+    from track_exporters.pygenometracks import find_tracks, write_tracks_ini
+
+    from .plot import plot_region
+
+    out, tracks_dir = ctx["out"], ctx["out"] / "tracks"
+    peaks = out / "data" / "regions.tsv"
+    genome = c.get("genome")
+    fasta = _path(ctx["base"], genome) if genome and Path(str(genome)).suffix in (".fa", ".fasta", ".fna") else None
+    igv_genome = str(fasta) if fasta else (genome or "hg19")
+    n_top = int(c.get("top", 20))
+    ini = write_tracks_ini(tracks_dir, out / "tracks.ini", peaks=peaks, genome=fasta)[0]
+    regions = top_regions(find_tracks(tracks_dir), peaks, n_top)
+    session = write_igv_session(tracks_dir, out / "igv" / "session.xml", genome=igv_genome, peaks=peaks, top=n_top)[0]
+    batch = write_igv_batch(out / "igv" / "snapshots.txt", genome=igv_genome, snapshot_dir=out / "igv" / "snapshots",
+                            regions=regions, session=session)
+    pngs = []
+    for i, region in enumerate(regions[: int(c.get("plots", 1))]):
+        pngs.append(plot_region(ini, f"{region.chrom}:{region.start}-{region.end}", out / f"region{i + 1}.png",
+                                genome=fasta))
+    return {"ini": ini, "session": session, "batch": batch, "plots": pngs, "regions": regions}
+
+
+def _tomtom(c, ctx):
+    from .tomtom import tomtom, write_tomtom
+
+    query = _path(ctx["base"], c.pop("query", None)) or ctx["out"] / "motifs" / "clusters.meme"
+    db = _path(ctx["base"], c.pop("db", None))
+    table = tomtom(str(query), None if db is None else str(db), **c)
+    write_tomtom(ctx["out"] / "motifs" / "tomtom.tsv", table)
+    return table
+
+
+def _modisco(c, ctx):
+    from wtko_modisco import run_modisco
+
+    method = c.pop("method", "deeplift_shap")
+    return run_modisco(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
+
+
+def _compare(c, ctx):
+    from .compare import compare
+
+    return compare(ctx["out"] / "modisco", ctx["out"] / "motifs", ctx["out"] / "compare", **c)
+
+
+def _enrich(c, ctx):
+    from .enrich import enrich
+
+    if "attr" in c:
+        c["attr"] = ctx["out"] / "attr" / c["attr"]
+    return enrich(ctx["out"] / "data", ctx["out"] / "enrich", **c)
+
+
 STAGES: dict[str, Callable] = {
     "prepare": _prepare,
     "train": _train,
     "evaluate": _evaluate,
+    "attribute": _attribute,
+    "export": _export,
+    "tracks": _tracks,
+    "tomtom": _tomtom,
+    "modisco": _modisco,
+    "compare": _compare,
+    "enrich": _enrich,
 }
