@@ -1,0 +1,93 @@
+"""Grad-CAM (captum ``LayerGradCam``) mapped to input bases, and AgentBind's guided Grad-CAM.
+
+``layer`` defaults to the first ``nn.Conv1d`` (``model.conv1`` on the WTKO-CNN); a module or a
+dotted name (``"conv2"``) selects another. captum returns the map at the layer's resolution;
+it is mapped back to input bases with :func:`wtko_captum.methods._geometry.map_to_input`
+(each base gets the mean over the layer positions whose receptive field contains it; for
+conv1 of width w, position j covers bases [j, j + w)).
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..registry import attribution_method
+from ._common import batch_args, batches, check_input, check_target, model_on
+from ._geometry import layer_geometry, map_to_input
+
+
+def resolve_layer(model: nn.Module, layer=None) -> nn.Module:
+    """``layer`` as a module: None -> the first ``nn.Conv1d``; a string -> that submodule."""
+    if isinstance(layer, nn.Module):
+        return layer
+    if layer is None:
+        for m in model.modules():
+            if isinstance(m, nn.Conv1d):
+                return m
+        raise InputError("the model has no nn.Conv1d layer; pass layer=")
+    try:
+        return model.get_submodule(layer)
+    except AttributeError:
+        names = [n for n, _ in model.named_modules() if n]
+        raise InputError(f"model has no layer {layer!r}; layers: {', '.join(names)}") from None
+
+
+def grad_cam_map(model, X, args=None, *, target=0, layer=None, batch_size=128, device="cpu",
+                 verbose=False, relu=True) -> torch.Tensor:
+    """The Grad-CAM map per input base, CPU float32 ``(N, L)``."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    X = check_input(X)
+    check_target(model, X, target)
+    mod = resolve_layer(model, layer)
+    geom = layer_geometry(model, mod)
+    if geom is None:
+        warnings.warn(f"cannot place {type(mod).__name__} positions on the input; Grad-CAM is "
+                      "linearly interpolated to L instead", RuntimeWarning)
+    N, _, L = X.shape
+    out = torch.empty(N, L)
+    with model_on(model, device) as dev:
+        cam = LayerGradCam(model, mod)
+        for sl in batches(N, batch_size, verbose, "grad_cam"):
+            x = X[sl].to(dev).requires_grad_()
+            a = cam.attribute(x, target=target, relu_attributions=relu,
+                              additional_forward_args=batch_args(args, sl, dev) or None).detach()
+            if geom is None:
+                a = LayerAttribution.interpolate(a, (L,), interpolate_mode="linear")[:, 0]
+            else:
+                a = map_to_input(a[:, 0], *geom, L)
+            out[sl] = a.to("cpu", torch.float32)
+    return out
+
+
+@attribution_method(hypothetical=False, needs_layer=True,
+                    description="Grad-CAM on a layer (default the first conv), mapped to input bases")
+def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", random_state=None,
+             verbose=False, layer=None, relu=True):
+    """Grad-CAM of ``model(X)[:, target]`` on ``layer`` (default the first conv).
+
+    Returns CPU float32 ``(N, 4, L)``: the per-base map placed on the observed base
+    (projected; N columns stay 0). ``relu=True`` keeps only positive evidence, as in Grad-CAM.
+    """
+    X = check_input(X)
+    m = grad_cam_map(model, X, args, target=target, layer=layer, batch_size=batch_size,
+                     device=device, verbose=verbose, relu=relu)
+    return m.unsqueeze(1) * X
+
+
+@attribution_method(hypothetical=True, needs_layer=True,
+                    description="guided Grad-CAM (AgentBind): Grad-CAM map x saliency, element-wise")
+def guided_grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu",
+                    random_state=None, verbose=False, layer=None, relu=True):
+    """AgentBind's guided Grad-CAM: the per-base Grad-CAM map times the signed saliency
+    ``(N, 4, L)`` element-wise (every base scored: hypothetical)."""
+    from .saliency import saliency
+
+    X = check_input(X)
+    m = grad_cam_map(model, X, args, target=target, layer=layer, batch_size=batch_size,
+                     device=device, verbose=verbose, relu=relu)
+    s = saliency(model, X, args, target=target, batch_size=batch_size, device=device)
+    return m.unsqueeze(1) * s
