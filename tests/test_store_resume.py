@@ -150,3 +150,25 @@ def test_store_append_and_damaged_store(tmp_path):
     st, resumed = open_or_create(path, X, regions, n_outputs=2, chunk_size=2, meta={}, key={"a": 1})
     with st:
         assert not resumed and not st.done.any() and len(st) == 6
+
+
+def test_convergence_deltas_are_recorded_across_chunks(tmp_path, registry):
+    from wtko_captum.registry import attribution_method
+
+    @attribution_method(hypothetical=True)
+    def with_deltas(model, X, args=None, *, target=0, deltas_out=None):
+        if deltas_out is not None:
+            deltas_out.append(-X[:, 0].sum((1,)) / 1000)  # a known "delta" per sequence
+        return X.clone()
+
+    registry.add("attributions", "with_deltas", with_deltas)
+    model_path, data, _ = make_prepared(tmp_path)
+    d = attribute_prepared(model_path, data, tmp_path / "a", ["with_deltas"], chunk_size=5, target=1)
+    meta = json.loads((d["with_deltas"] / "meta.json").read_text())
+    from wtko_captum.dataset import load_prepared
+
+    n_a = load_prepared(data).split("test").X[:, 0].sum(1) / 1000  # count of A per sequence
+    cd = meta["convergence_delta"]
+    assert cd["n"] == 16
+    assert cd["mean_abs"] == pytest.approx(float(n_a.mean()), rel=1e-6)
+    assert cd["max_abs"] == pytest.approx(float(n_a.max()), rel=1e-6)

@@ -11,6 +11,7 @@ each chunk's random seed is derived from ``(seed, chunk index)`` only.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -161,6 +162,8 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
         if dropped:
             log.info("%s: ignoring options it does not take: %s", name, ", ".join(dropped))
         info = method_info(func)
+        # methods that report completeness (e.g. integrated gradients' convergence delta)
+        takes_deltas = "deltas_out" in inspect.signature(func).parameters
         params = {**used, "rc_average": bool(rc_average), "seed": seed, "chunk_size": int(chunk_size)}
         target_label = target.lower() if target_index is None else target_index
         key = {"model_identity": identity or model_src, "method": name, "target": str(target_label),
@@ -183,12 +186,20 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
                 logits = predict_logits(model, Xc, batch_size, dev)
                 # "pred": the predicted class of the unmodified input, per sequence
                 tgt = logits.argmax(1).numpy() if target_label == "pred" else target_label
-                attr = attribute(model, Xc, func, tgt, batch_size=batch_size, device=dev, random_state=chunk_seed(seed, ci),
-                                 rc_average=rc_average, verbose=False, **used)
+                deltas = [] if takes_deltas else None
+                extra_opts = {"deltas_out": deltas} if takes_deltas else {}
+                attr = attribute(model, Xc, func, tgt, batch_size=batch_size, device=dev,
+                                 random_state=chunk_seed(seed, ci), rc_average=rc_average,
+                                 verbose=False, **used, **extra_opts)
+                stats = None
+                if deltas:
+                    d = torch.cat([torch.as_tensor(x).flatten() for x in deltas]).abs()
+                    stats = {"delta_sum_abs": float(d.sum()), "delta_max_abs": float(d.max()),
+                             "delta_n": int(d.numel())}
                 hook = None
                 if kill_when == "mid" and chunks_written + 1 == kill_k:
                     hook = _kill_now
-                store.write(s, attr.numpy(), logits.numpy(), _before_done=hook)
+                store.write(s, attr.numpy(), logits.numpy(), _before_done=hook, stats=stats)
                 chunks_written += 1
                 if kill_when == "after" and chunks_written == kill_k:
                     _kill_now()
@@ -231,6 +242,13 @@ def export_store(store, path) -> Path:
     extra = {k: v for k, v in meta.items() if k not in
              ("method", "hypothetical", "target", "params", "model_identity", "class_names")}
     extra["store"] = store.path.name
+    stats = list(store.chunk_stats().values())
+    if stats and all("delta_n" in st for st in stats):
+        n = sum(st["delta_n"] for st in stats)
+        extra["convergence_delta"] = {
+            "mean_abs": sum(st["delta_sum_abs"] for st in stats) / max(n, 1),
+            "max_abs": max(st["delta_max_abs"] for st in stats), "n": n,
+            "note": "|sum(attr * x) - (f(x) - f(baseline))| per sequence (and strand)"}
     aset = AttributionSet(d["X"], d["attr"], regions, meta["method"], meta.get("hypothetical", True),
                           target, meta.get("params", {}), meta.get("model_identity"), names, extra)
     return aset.save(path)

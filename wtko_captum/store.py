@@ -125,6 +125,10 @@ class AttributionStore:
     def key(self) -> dict:
         return json.loads(self.h5.attrs["key"])
 
+    def chunk_stats(self) -> dict:
+        """``{str(first row): stats}`` written with :meth:`write`."""
+        return json.loads(self.h5.attrs.get("chunk_stats", "{}"))
+
     @property
     def done(self) -> np.ndarray:
         return self.h5["done"][:]
@@ -148,12 +152,20 @@ class AttributionStore:
         return self.h5["X"][start:end]
 
     def write(self, start: int, attr: np.ndarray, logits: np.ndarray | None = None,
-              _before_done=None) -> None:
-        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again."""
+              _before_done=None, stats: dict | None = None) -> None:
+        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again.
+
+        ``stats``: a JSON-able summary of these rows (e.g. convergence deltas), kept under
+        the key ``str(start)`` in :meth:`chunk_stats`.
+        """
         end = start + len(attr)
         self.h5["attr"][start:end] = np.asarray(attr, dtype=np.float32)
         if logits is not None:
             self.h5["logits"][start:end] = np.asarray(logits, dtype=np.float32)
+        if stats is not None:
+            all_stats = self.chunk_stats()
+            all_stats[str(start)] = stats
+            self.h5.attrs["chunk_stats"] = _json(all_stats)
         self.h5.flush()
         if _before_done is not None:  # debug hook for crash tests
             _before_done()
