@@ -75,3 +75,42 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 def device(request):
     """Runs a test on CPU and, when present, on CUDA."""
     return request.param
+
+
+# ---- simulated end-to-end runs (simulate -> prepare -> train), built once per session ----
+# Small and fast (~10 s each on one core): 600 sequences per class of 200 bp, a WTKO-CNN
+# with 32 filters per conv layer, 10 epochs. Test auROC is ~0.95 for both.
+SIM_TRAIN = dict(epochs=10, patience=4, batch_size=32, accumulation=1, lr=3e-3, device="cpu", verbose=False,
+                 model_config=dict(n_filters=32, n_filters2=32, hidden=32))
+
+
+def _simulated_run(root: Path, preset: str, n: int = 600, length: int = 200, seed: int = 0) -> dict:
+    from wtko_captum.prepare import prepare
+    from wtko_captum.simulate import simulate
+    from wtko_captum.train import train
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # threads spin against each other on a busy 2-core machine
+    try:
+        sim = simulate(preset, root / "sim", n=n, length=length, seed=seed)
+        prepare(root / "data", wt=[sim["wt"]], ko=[sim["ko"]], width=length, seed=seed)
+        model = train(root / "data", root / "model", seeds=(seed,), **SIM_TRAIN)
+    finally:
+        torch.set_num_threads(threads)
+    return dict(sim=sim["dir"], data=root / "data", model=model, truth=sim["motifs"], genome=sim["genome"],
+                chrom_sizes=sim["chrom_sizes"])
+
+
+@pytest.fixture(scope="session")
+def two_motif_run(tmp_path_factory) -> dict:
+    """``dict(sim=, data=, model=, truth=, genome=, chrom_sizes=)`` paths of a trained two-motif
+    run: WT sequences carry KLF4 (MA0039.4), KO sequences FOS::JUN (MA0099.3); 200 bp windows
+    on synthetic chr1..chr10 (test chr6,7; val chr8). ``model`` is model.pt, ``truth`` motifs.tsv."""
+    return _simulated_run(tmp_path_factory.mktemp("two_motif_run"), "two-motif")
+
+
+@pytest.fixture(scope="session")
+def agentbind_run(tmp_path_factory) -> dict:
+    """Like ``two_motif_run`` for the agentbind preset: GATA1 (MA0035.4) at the centre of every
+    sequence, 1-3 TAL1::TCF3 (MA0091.1) sites in WT (positives) only."""
+    return _simulated_run(tmp_path_factory.mktemp("agentbind_run"), "agentbind")
