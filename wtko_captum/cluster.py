@@ -7,19 +7,20 @@ distance and average linkage, cut at ``n_clusters`` (paper: 10) or a ``distance_
 Every encoded k-mer has exactly ``k`` ones, so its norm is ``sqrt(k)`` and the cosine distance
 between two k-mers is their Hamming distance / ``k`` (N matching N counts as a match). The mean
 cosine distance of a k-mer ``x`` to the members of a cluster with mean vector ``c`` is therefore
-``1 - x.c / k``: the average-linkage distance from a point to a cluster needs only the
-cluster's centroid. The two-stage method for large inputs uses exactly that.
+``1 - x.c / k``, and between two groups of k-mers ``1 - c_a . c_b / k``: average-linkage
+distances need only group means and sizes.
 
-Scale. Exact average linkage holds an ``n (n - 1) / 2`` float64 distance matrix, so above
-``exact_limit`` k-mers (default 10,000, ~0.4 GB) clustering is two-stage:
-
-1. a seeded uniform subsample of ``exact_limit`` k-mers (rows, so frequent k-mers are drawn in
-   proportion to their copies) is clustered exactly as above;
-2. every k-mer is assigned to the subsample cluster at the smallest average-linkage distance
-   (largest ``x.c``). Identical k-mers are deduplicated first and assigned once.
-
-Its agreement with exact clustering is measured by the adjusted Rand index (see
-``scripts/bench_cluster.py`` and the tests).
+Scale and determinism. Identical k-mers are deduplicated and clustered once with a weight
+(their number of copies) by :func:`weighted_average_linkage`, exact average linkage of the
+weighted points; it holds an ``m x m`` float64 matrix for ``m`` distinct k-mers, so up to
+``exact_limit`` (default 5,000, ~0.2 GB) distinct k-mers the result is exact. Hamming
+distances tie constantly, and scikit-learn breaks ties by input order (two row orders of the
+same k-mers give partitions with an adjusted Rand index as low as 0.3); deduplication sorts
+the k-mers, so our result does not depend on their order. Above ``exact_limit`` clustering is
+two-stage: seeded MiniBatchKMeans groups the distinct k-mers into ``exact_limit``
+micro-clusters, which are then clustered exactly (the mean cosine distance between the members
+of two micro-clusters is exactly ``1 - c_a . c_b / k``). Its agreement with exact clustering
+is measured by the adjusted Rand index (``scripts/bench_cluster.py`` and the tests).
 
 Per cluster (clusters numbered 1.. by decreasing size; cluster 1 is the "primary" motif):
 consensus (most frequent of A,C,G,T,N per k-mer position), count and probability matrices,
@@ -47,7 +48,7 @@ from .sequence import encode_indices
 
 log = logging.getLogger(__name__)
 
-EXACT_LIMIT = 10_000
+EXACT_LIMIT = 5_000
 CLUSTER_COLUMNS = ["cluster", "motif_id", "n_kmers", "n_unique", "fraction", "role", "is_motif",
                    "consensus", "core_consensus", "core_width", "ic_core", "ic_core_unaligned",
                    "ic_mean", "ic_mean_unaligned", "aligned_fraction", "n_label1", "n_label0",
@@ -126,7 +127,8 @@ def onehot5(idx: np.ndarray, dtype=np.float32) -> np.ndarray:
 
 
 def _agglomerative(features: np.ndarray, n_clusters, distance_threshold) -> np.ndarray:
-    """scikit-learn average-linkage cosine clustering of the rows of ``features``."""
+    """scikit-learn average-linkage cosine clustering of the rows of ``features`` (the paper's
+    call; used as the reference the weighted version is tested against)."""
     from sklearn.cluster import AgglomerativeClustering
 
     n = len(features)
@@ -140,47 +142,121 @@ def _agglomerative(features: np.ndarray, n_clusters, distance_threshold) -> np.n
     return model.fit_predict(features).astype(np.int64)
 
 
-def assign_to_clusters(idx: np.ndarray, centroids: np.ndarray, chunk: int = 50_000) -> np.ndarray:
-    """Index of the cluster at the smallest average-linkage (mean cosine) distance.
+def weighted_average_linkage(centroids: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Average linkage (UPGMA) of weighted points: merges ``(m - 1, 3)`` rows ``(a, b, height)``.
 
-    ``centroids`` ``(C, 5k)`` are the mean 5-channel one-hot vectors of each cluster; the mean
-    cosine distance of k-mer x to a cluster is ``1 - x.c / k``, so the best cluster maximises
-    ``x.c``. Ties go to the lower index.
+    Point ``i`` stands for ``weights[i]`` k-mers whose mean 5-channel one-hot vector is
+    ``centroids[i]``; the mean cosine distance between the members of two points is
+    ``1 - c_a . c_b / k`` (every k-mer vector has norm sqrt(k)), and merged clusters follow the
+    Lance-Williams update for average linkage with sizes, ``d(a+b, x) = (w_a d(a, x) + w_b d(b, x))
+    / (w_a + w_b)``. With identical k-mers as points (weights = copies) this is exactly average
+    linkage of all k-mers, which scikit-learn and scipy cannot do without repeating every copy.
+    Nearest-neighbour chain algorithm: O(m^2) time and one m x m float64 matrix.
     """
-    out = np.empty(len(idx), dtype=np.int64)
-    for lo in range(0, len(idx), chunk):
-        out[lo:lo + chunk] = (onehot5(idx[lo:lo + chunk]) @ centroids.T).argmax(axis=1)
-    return out
+    m = len(centroids)
+    C = np.asarray(centroids, dtype=np.float64)
+    D = 1.0 - (C @ C.T) / k
+    np.fill_diagonal(D, np.inf)
+    size = np.asarray(weights, dtype=np.float64).copy()
+    active = np.ones(m, dtype=bool)
+    merges = np.zeros((max(m - 1, 0), 3))
+    chain: list[int] = []
+    done = 0
+    while done < m - 1:
+        if not chain:
+            chain.append(int(np.flatnonzero(active)[0]))
+        a = chain[-1]
+        row = D[a]
+        b = int(row.argmin())
+        # keep the chain's previous element on ties, else the chain can cycle
+        if len(chain) > 1 and row[chain[-2]] <= row[b]:
+            b = chain[-2]
+        if len(chain) > 1 and b == chain[-2]:
+            chain.pop()
+            chain.pop()
+            lo, hi = min(a, b), max(a, b)
+            merges[done] = (lo, hi, D[a, b])
+            done += 1
+            new = (size[lo] * D[lo] + size[hi] * D[hi]) / (size[lo] + size[hi])
+            D[lo, :] = new
+            D[:, lo] = new
+            D[hi, :] = np.inf
+            D[:, hi] = np.inf
+            D[lo, lo] = np.inf
+            size[lo] += size[hi]
+            active[hi] = False
+        else:
+            chain.append(b)
+    return merges
+
+
+def cut_linkage(merges: np.ndarray, m: int, n_clusters=None, distance_threshold=None) -> np.ndarray:
+    """Flat labels ``(m,)`` from :func:`weighted_average_linkage` merges: apply merges in order
+    of height until ``n_clusters`` remain, or every merge below ``distance_threshold`` (scikit-
+    learn's meaning: clusters at or above it are not merged)."""
+    order = np.argsort(merges[:, 2], kind="stable")
+    if distance_threshold is not None:
+        n_apply = int((merges[:, 2] < distance_threshold).sum())
+    else:
+        n_apply = m - min(int(n_clusters), m)
+    parent = np.arange(m)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b, _ in merges[order[:n_apply]]:
+        ra, rb = find(int(a)), find(int(b))
+        parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(m)])
+    return np.unique(roots, return_inverse=True)[1].astype(np.int64)
 
 
 def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_threshold: float | None = None,
                    exact_limit: int = EXACT_LIMIT, seed: int = 0) -> tuple[np.ndarray, str]:
     """Raw cluster labels (arbitrary numbering) of k-mers ``(n, k)`` and the method used.
 
-    Exact average linkage when ``n <= exact_limit``, else the two-stage method of the module
-    docstring (seeded subsample of ``exact_limit`` rows, then nearest-cluster assignment of the
-    deduplicated k-mers).
+    Identical k-mers are deduplicated (weights = copies). Up to ``exact_limit`` distinct k-mers:
+    exact weighted average linkage (``"exact"``, the same partition as scikit-learn on all
+    rows, up to ties). Above it (``"two-stage"``): seeded MiniBatchKMeans (sample weights =
+    copies; Euclidean distance on the one-hot ranks like cosine, all norms being sqrt(k))
+    groups the distinct k-mers into ``exact_limit`` micro-clusters, then exact weighted average
+    linkage clusters the micro-clusters (their distance ``1 - c_a . c_b / k`` is exactly the
+    mean cosine distance between their members); every k-mer takes its micro-cluster's label.
     """
     if (n_clusters is None) == (distance_threshold is None):
         raise InputError("give exactly one of n_clusters and distance_threshold")
     if n_clusters is not None and n_clusters < 1:
         raise InputError("n_clusters must be >= 1", value=n_clusters)
-    n = len(idx)
-    if n <= exact_limit:
-        return _agglomerative(onehot5(idx), n_clusters, distance_threshold), "exact"
-    rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(n, size=exact_limit, replace=False))
-    sample_labels = _agglomerative(onehot5(idx[sample]), n_clusters, distance_threshold)
-    n_c = int(sample_labels.max()) + 1
-    centroids = np.zeros((n_c, idx.shape[1] * 5), dtype=np.float64)
-    np.add.at(centroids, sample_labels, onehot5(idx[sample], dtype=np.float64))
-    centroids /= np.bincount(sample_labels, minlength=n_c)[:, None]
-    unique, inverse = np.unique(idx, axis=0, return_inverse=True)
-    labels = assign_to_clusters(unique, centroids.astype(np.float32))[inverse.ravel()]
-    # the subsample keeps its exact labels (assignment could move a point between two clusters
-    # whose average distance ties closely; the exact result is the reference)
-    labels[sample] = sample_labels
-    return labels, "two-stage"
+    if distance_threshold is not None and not 0 < distance_threshold <= 2:
+        raise InputError("distance_threshold is a cosine distance in (0, 2]", value=distance_threshold)
+    k = idx.shape[1]
+    unique, inverse, copies = np.unique(idx, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    if len(unique) <= exact_limit:
+        merges = weighted_average_linkage(onehot5(unique, np.float64), copies, k)
+        labels = cut_linkage(merges, len(unique), n_clusters, distance_threshold)
+        return labels[inverse], "exact"
+    from sklearn.cluster import MiniBatchKMeans
+
+    features = onehot5(unique)
+    # random init: k-means++ costs O(n m log m) and takes minutes at m in the thousands
+    km = MiniBatchKMeans(n_clusters=exact_limit, random_state=seed, batch_size=4096, n_init=1,
+                         init="random", max_iter=5, max_no_improvement=5, reassignment_ratio=0.0)
+    micro = km.fit_predict(features, sample_weight=copies.astype(np.float64))
+    del features
+    used, micro = np.unique(micro, return_inverse=True)  # drop empty micro-clusters
+    w = np.bincount(micro, weights=copies, minlength=len(used))
+    centroids = np.zeros((len(used), 5 * k))
+    for lo in range(0, len(unique), 50_000):  # weighted member means, chunked to bound memory
+        np.add.at(centroids, micro[lo:lo + 50_000],
+                  onehot5(unique[lo:lo + 50_000], np.float64) * copies[lo:lo + 50_000, None])
+    centroids /= w[:, None]
+    merges = weighted_average_linkage(centroids, w, k)
+    labels = cut_linkage(merges, len(used), n_clusters, distance_threshold)
+    return labels[micro][inverse], "two-stage"
 
 
 def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
