@@ -14,8 +14,7 @@ from attr_helpers import make_prepared
 from wtko_captum.errors import InputError
 from wtko_captum.sequence import one_hot, reverse_complement
 from wtko_tangermeme.ablate import ablate, kmer_spans, parse_positions
-from wtko_tangermeme.insert import (background_sequences, consensus, insert_motifs, insert_prepared,
-                                    resolve_motif)
+from wtko_tangermeme.insert import background_sequences, consensus, insert_motifs, resolve_motif
 
 
 class MotifDetector(nn.Module):

@@ -13,7 +13,7 @@ import pytest
 
 from attr_helpers import install_plugin, make_prepared, run_wtko
 from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.attribute_dataset import attribute_prepared, chunk_seed
+from wtko_captum.attribute_dataset import attribute_prepared
 from wtko_captum.store import AttributionStore, open_or_create
 
 

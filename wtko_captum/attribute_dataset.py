@@ -114,7 +114,6 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     dict ``{method: Path of its AttributionSet directory}``.
     """
     from .attribute import accepted_options, attribute, get_method, method_info
-    from .attribution_set import AttributionSet
     from .checkpoint import load_model
     from .dataset import load_prepared
     from .device import resolve_device
