@@ -78,7 +78,6 @@ def test_npz_pair_told_apart_by_content_and_bad_pairs(tmp_path, arrays):
 
 @pytest.mark.parametrize("form", ["tuple", "dict", "separate"])
 def test_tangermeme_torch_save(tmp_path, arrays, form):
-
     X, attr = arrays
     Xt, At = torch.from_numpy(X), torch.from_numpy(attr)
     if form == "tuple":
