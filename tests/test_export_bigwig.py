@@ -291,3 +291,13 @@ def test_minus_strand_window_is_reverse_complemented_to_the_genome(tmp_path):
     hyp_a = np.array(pyBigWig.open(str(paths[1])).values("chrA", 300, 300 + L))
     np.testing.assert_allclose(hyp_a, attr[1, 3, ::-1], rtol=1e-6)  # T of the '-' window
     np.testing.assert_allclose(pyBigWig.open(str(paths[1])).values("chrA", 0, L), attr[0, 0], rtol=1e-6)
+
+
+def test_max_zooms_zero_writes_no_zoom_levels_and_same_values(tmp_path):
+    from track_exporters.bigwig import write_bigwig
+
+    s = make_set(seed=12)
+    a = write_bigwig(tmp_path / "z", s, SIZES, tracks=["projected"])[0]
+    b = write_bigwig(tmp_path / "n", s, SIZES, tracks=["projected"], max_zooms=0)[0]
+    assert pyBigWig.open(str(a)).header()["nLevels"] > 0 and pyBigWig.open(str(b)).header()["nLevels"] == 0
+    assert read_all(a) == read_all(b)

@@ -85,7 +85,7 @@ def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_sour
 def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequence[str] = ("projected", "maxabs"),
                  overlap: str = "mean", prefix: str | None = None, sizes_source=None,
                  chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
-                 progress: bool = False) -> list[Path]:
+                 max_zooms: int = 10, progress: bool = False) -> list[Path]:
     """Write per-base attribution bigWigs, one per track, and a sidecar JSON; atomically.
 
     Parameters
@@ -105,6 +105,11 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
         File name prefix (default: the method name).
     sizes_source : optional
         Where ``sizes`` came from, recorded in the sidecar.
+    max_zooms : int
+        Zoom levels (precomputed summaries browsers use when zoomed out; default 10, as
+        pyBigWig). libBigWig builds them in memory when the file is closed, about 3 bytes
+        per written base; ``0`` skips them and keeps memory flat for genome-scale exports
+        (browsers then summarise the raw data, slower when zoomed far out).
 
     Returns
     -------
@@ -128,7 +133,7 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
             for tmp in tmps:
                 bw = pyBigWig.open(str(tmp), "w")
                 writers.append(bw)
-                bw.addHeader(header, maxZooms=10)
+                bw.addHeader(header, maxZooms=int(max_zooms))
             for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
                                                   buffer_size=buffer_size, progress=progress):
                 for bw, row in zip(writers, values):

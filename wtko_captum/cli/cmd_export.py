@@ -51,6 +51,10 @@ def add_arguments(p):
         q.add_argument("--overlap", default="mean", choices=["mean", "max-abs", "nearest-summit"],
                        help="value of a base covered by several windows (default: mean)")
         q.add_argument("--prefix", help="file name prefix (default: the attribution method)")
+        if fmt == "bigwig":
+            q.add_argument("--max-zooms", type=int, default=10,
+                           help="zoom levels for zoomed-out views (default: 10); 0 keeps memory flat on "
+                                "genome-scale exports (libBigWig builds zooms in memory at close)")
 
     q = _sub(sub, "bed", "k-mer / seqlet / motif-hit intervals as BED6+")
     q.add_argument("table", help="TSV/CSV of intervals: genome chrom/start/end, or window-relative "
@@ -146,9 +150,11 @@ def _tracks(args):
     from ._common import split_list
 
     sizes, src = _sizes(args)
-    write = write_bigwig if args.format == "bigwig" else write_bedgraph
-    return write(args.out, list(args.attributions), sizes, tracks=split_list(args.tracks), overlap=args.overlap,
-                 prefix=args.prefix, sizes_source=src, progress=not getattr(args, "quiet", False))
+    opts = dict(tracks=split_list(args.tracks), overlap=args.overlap, prefix=args.prefix, sizes_source=src,
+                progress=not getattr(args, "quiet", False))
+    if args.format == "bigwig":
+        return write_bigwig(args.out, list(args.attributions), sizes, max_zooms=args.max_zooms, **opts)
+    return write_bedgraph(args.out, list(args.attributions), sizes, **opts)
 
 
 def _bed(args):
