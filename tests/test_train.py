@@ -49,6 +49,13 @@ def test_two_motif_reaches_test_auroc(two_motif_run):
     assert test["accuracy"] >= 0.75
 
 
+def test_agentbind_run_learns_the_partner_motif(agentbind_run):
+    """GATA1 sits in both classes; only the TAL1::TCF3 partner sites separate them."""
+    data = load_prepared(agentbind_run["data"])
+    test = evaluate_split(load_model(agentbind_run["model"]), data.split("test"), torch.device("cpu"))
+    assert test["auroc"] >= 0.85
+
+
 def test_training_outputs_and_validation_selection(two_motif_run):
     out = two_motif_run["model"].parent
     hist = pd.read_csv(out / "metrics.csv")
