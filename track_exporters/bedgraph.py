@@ -9,17 +9,16 @@ line. A sidecar ``<prefix>.bedGraph.tracks.json`` is written as for bigWigs.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from wtko_captum.atomic import atomic_path, write_text
+from wtko_captum.atomic import atomic_path
 
-from .bigwig import _check_hypothetical, as_sets, default_prefix, manifest
-from .genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs
+from .bigwig import plan_files, write_sidecar
+from .genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
 
 log = logging.getLogger("wtko_captum")
 
@@ -43,12 +42,8 @@ def write_bedgraph(out_dir, attributions, sizes: dict[str, int], *,
     Arguments as :func:`track_exporters.bigwig.write_bigwig`. Returns the bedGraph paths and
     the sidecar last.
     """
-    sets = as_sets(attributions)
-    names = expand_tracks(tracks)
-    _check_hypothetical(sets, names)
-    prefix = prefix or default_prefix(sets)
-    out_dir = Path(out_dir)
-    files = {t: out_dir / f"{prefix}.{t}.bedGraph" for t in names}
+    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bedGraph")
+    names = list(files)
     n_bases = 0
     with contextlib.ExitStack() as stack:
         handles = []
@@ -62,11 +57,9 @@ def write_bedgraph(out_dir, attributions, sizes: dict[str, int], *,
             for fh, row in zip(handles, values):
                 fh.write(run_lines(chrom, start, row))
             n_bases += values.shape[1]
-    sources = [a for a in (attributions if isinstance(attributions, (list, tuple)) else [attributions])
-               if isinstance(a, (str, Path))]
-    side = out_dir / f"{prefix}.bedGraph.tracks.json"  # not clobbering the bigWig sidecar
-    write_text(side, json.dumps(manifest(sets, files, fmt="bedGraph", overlap=overlap, sizes_source=sizes_source,
-                                         n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
+    # its own name: exporting both formats to one directory must not clobber the bigWig sidecar
+    side = write_sidecar(Path(out_dir) / f"{prefix}.bedGraph.tracks.json", attributions, sets, files,
+                         fmt="bedGraph", overlap=overlap, sizes_source=sizes_source, n_bases=n_bases)
     log.info("wrote %d bedGraph track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value",
              len(files), ", ".join(names), out_dir, overlap, len(sets), n_bases)
     return list(files.values()) + [side]

@@ -82,6 +82,24 @@ def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_sour
     }
 
 
+def plan_files(out_dir, attributions, tracks, prefix, ext: str):
+    """``(sets, prefix, {track: path})``: load and check the sets, expand the tracks, name the
+    files ``<out_dir>/<prefix>.<track>.<ext>``."""
+    sets = as_sets(attributions)
+    names = expand_tracks(tracks)
+    _check_hypothetical(sets, names)
+    prefix = prefix or default_prefix(sets)
+    return sets, prefix, {t: Path(out_dir) / f"{prefix}.{t}.{ext}" for t in names}
+
+
+def write_sidecar(path, attributions, sets, files, *, fmt: str, overlap: str, sizes_source, n_bases: int) -> Path:
+    """Write the :func:`manifest` JSON atomically; attribution paths are recorded as sources."""
+    items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
+    sources = [a for a in items if isinstance(a, (str, Path))]
+    return write_text(path, json.dumps(manifest(sets, files, fmt=fmt, overlap=overlap, sizes_source=sizes_source,
+                                                n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
+
+
 def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequence[str] = ("projected", "maxabs"),
                  overlap: str = "mean", prefix: str | None = None, sizes_source=None,
                  chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
@@ -118,12 +136,8 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
     """
     import pyBigWig
 
-    sets = as_sets(attributions)
-    names = expand_tracks(tracks)
-    _check_hypothetical(sets, names)
-    prefix = prefix or default_prefix(sets)
-    out_dir = Path(out_dir)
-    files = {t: out_dir / f"{prefix}.{t}.bw" for t in names}
+    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bw")
+    names = list(files)
     header = [(c, int(n)) for c, n in sizes.items()]
     n_bases = 0
     with contextlib.ExitStack() as stack:
@@ -142,11 +156,8 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
         finally:
             for bw in writers:
                 bw.close()  # closing writes the index and zoom levels; the rename follows
-    sources = [a for a in (attributions if isinstance(attributions, (list, tuple)) else [attributions])
-               if isinstance(a, (str, Path))]
-    side = out_dir / f"{prefix}.tracks.json"
-    write_text(side, json.dumps(manifest(sets, files, fmt="bigWig", overlap=overlap, sizes_source=sizes_source,
-                                         n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
+    side = write_sidecar(Path(out_dir) / f"{prefix}.tracks.json", attributions, sets, files, fmt="bigWig",
+                         overlap=overlap, sizes_source=sizes_source, n_bases=n_bases)
     log.info("wrote %d bigWig track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value "
              "(N and off-chromosome bases are gaps); metadata in %s", len(files), ", ".join(names), out_dir,
              overlap, len(sets), n_bases, side.name)
