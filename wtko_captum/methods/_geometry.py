@@ -8,6 +8,8 @@ position covers (the right-hand remainder a pooling layer drops) get 0.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -44,13 +46,18 @@ def layer_geometry(model: nn.Module, layer: nn.Module) -> tuple[int, int, int] |
     return None
 
 
-def map_to_input(values: torch.Tensor, start: int, jump: int, rf: int, length: int) -> torch.Tensor:
-    """Per-position layer values ``(N, Lp)`` -> per-base values ``(N, length)`` (mean over the
-    layer positions covering each base; 0 where none does)."""
-    Lp = values.shape[-1]
+@functools.lru_cache(maxsize=32)
+def _cover(Lp: int, start: int, jump: int, rf: int, length: int) -> torch.Tensor:
+    """``(Lp, length)`` matrix: 1/(number of covering positions) where position j covers base i."""
     j = torch.arange(Lp).unsqueeze(1)
     i = torch.arange(length).unsqueeze(0)
     lo = start + j * jump
-    cover = ((i >= lo) & (i < lo + rf)).to(values.dtype).to(values.device)  # (Lp, length)
-    counts = cover.sum(0).clamp_min(1)
-    return (values @ cover) / counts
+    cover = ((i >= lo) & (i < lo + rf)).float()
+    return cover / cover.sum(0).clamp_min(1)
+
+
+def map_to_input(values: torch.Tensor, start: int, jump: int, rf: int, length: int) -> torch.Tensor:
+    """Per-position layer values ``(N, Lp)`` -> per-base values ``(N, length)`` (mean over the
+    layer positions covering each base; 0 where none does)."""
+    cover = _cover(values.shape[-1], start, jump, rf, length)
+    return values @ cover.to(values.device, values.dtype)
