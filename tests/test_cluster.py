@@ -193,3 +193,60 @@ def test_distance_threshold_and_errors():
 def test_count_matrix_counts_N():
     c = count_matrix(encode_kmers(["ACNT", "AGNT"]))
     assert c[:, 0].tolist() == [2, 0, 0, 0, 0] and c[4, 2] == 2
+
+
+@pytest.fixture(scope="module")
+def two_motif_saliency(two_motif_run, tmp_path_factory):
+    from wtko_captum.attribute_dataset import attribute_prepared
+
+    out = tmp_path_factory.mktemp("two_motif_attr")
+    return attribute_prepared(two_motif_run["model"], two_motif_run["data"], out, ["saliency"],
+                              split="test")["saliency"]
+
+
+def test_ground_truth_two_motif_clusters_recover_both_planted_motifs(two_motif_saliency):
+    """Trained model on two-motif (WT: KLF4 MA0039.4, KO: FOS::JUN MA0099.3): the paper's
+    saliency k-mers, clustered and aligned, give cluster motifs whose top-3 Tomtom matches in
+    JASPAR include both planted TF families at q < 0.05, each from k-mers of its own class."""
+    from wtko_captum.attribution_set import AttributionSet
+    from wtko_captum.cluster import alignment_report
+    from wtko_captum.kmers import saliency_kmers
+
+    km = saliency_kmers(AttributionSet.load(two_motif_saliency))
+    res = cluster_kmers(km, n_clusters=10)
+    rep = alignment_report(res).merge(res.table[["cluster", "n_label1", "n_label0"]], on="cluster")
+    families = {"KLF/SP": ("KLF", "SP1", "SP2", "SP3", "SP4"), "AP-1": ("FOS", "JUN", "ATF", "BATF")}
+    found = {}
+    for _, r in rep.iterrows():
+        for hit in r["jaspar"].split(";"):
+            name, q = hit.split(" (q=")
+            if float(q.rstrip(")")) >= 0.05:
+                continue
+            tf = name.split(" ", 1)[1].upper()
+            for fam, prefixes in families.items():
+                if any(tf.startswith(p) or f"::{p}" in tf for p in prefixes):
+                    found.setdefault(fam, []).append(r)
+    assert set(found) == {"KLF/SP", "AP-1"}
+    # each family's clusters come from its own class (KLF4 planted in WT = 1, AP-1 in KO = 0)
+    assert any(r["n_label1"] > 2 * r["n_label0"] for r in found["KLF/SP"])
+    assert any(r["n_label0"] > 2 * r["n_label1"] for r in found["AP-1"])
+
+
+def test_cli_kmers_writes_all_outputs(two_motif_saliency, tmp_path):
+    from wtko_captum.cli import main
+    from wtko_captum.kmers import read_kmers
+
+    out = tmp_path / "motifs"
+    assert main(["kmers", str(two_motif_saliency), "-o", str(out), "-q", "--clusters", "6"]) == 0
+    km = read_kmers(out / "kmers.tsv")
+    clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
+    assert km["cluster"].max() == len(clusters) == 6
+    assert clusters["n_kmers"].sum() == len(km) == 3 * 240 - (km.groupby("seq_index").size() < 3).sum()
+    bed = pd.read_csv(out / "kmers.bed", sep="\t", comment="#", header=None)
+    assert len(bed) == len(km) and bed[3].str.startswith("cluster").all()
+    assert (out / "clusters.meme").is_file() and (out / "alignment.tsv").is_file()
+    motif_clusters = clusters.loc[clusters["is_motif"], "cluster"]
+    for c in motif_clusters:
+        assert (out / "logos" / f"cluster{c}.png").is_file() and (out / "fasta" / f"cluster{c}.fa").is_file()
+    # a user mistake is one line and exit code 2
+    assert main(["kmers", str(tmp_path / "nope"), "-o", str(out)]) == 2

@@ -84,3 +84,18 @@ def test_recurring_across_seeded_runs(tmp_path):
     back = read_meme(tmp_path / "out" / "filters.meme")
     assert "seed_1_f0" in {k.split()[0] for k in back}
     assert (tmp_path / "out" / "recurring.tsv") in written
+
+
+def test_cli_filters_on_trained_run(two_motif_run, tmp_path):
+    import pandas as pd
+
+    from wtko_captum.cli import main
+
+    model_dir = two_motif_run["model"].parent
+    out = tmp_path / "filters"
+    assert main(["filters", str(model_dir), str(two_motif_run["data"]), "-o", str(out), "-q",
+                 "--split", "test"]) == 0
+    tab = pd.read_csv(out / "filters.tsv", sep="\t")
+    assert len(tab) == 32 * len(find_checkpoints(model_dir))  # the fixture's model: 32 filters
+    assert (tab["n_sites"] >= 0).all() and (out / "filters.meme").is_file()
+    assert main(["filters", str(tmp_path / "none"), str(two_motif_run["data"]), "-o", str(out)]) == 2

@@ -554,3 +554,29 @@ def write_clusters(result: ClusterResult, kmers, outdir, *, logos: bool = True, 
             if out is not None:
                 written.append(out)
     return written
+
+
+def alignment_report(result: ClusterResult, database=None, top: int = 3) -> pd.DataFrame:
+    """Aligned vs unaligned core motifs of each motif cluster, side by side.
+
+    Columns: cluster, ic_core / ic_core_unaligned (bits), and for each version the ``top``
+    Tomtom matches in ``database`` (default bundled JASPAR) as ``ID NAME (q=...)`` strings plus
+    the best q-value (``best_q`` / ``best_q_unaligned``).
+    """
+    from .tomtom import tomtom
+
+    if not result.motifs:
+        return pd.DataFrame(columns=["cluster", "ic_core", "ic_core_unaligned", "jaspar", "best_q",
+                                     "jaspar_unaligned", "best_q_unaligned"])
+    out = result.table.loc[result.table["is_motif"], ["cluster", "ic_core", "ic_core_unaligned"]].copy()
+    for label, motifs in (("", result.motifs), ("_unaligned", result.unaligned_motifs)):
+        tab = tomtom(motifs, database, thresh=1.0)
+        hits, best = [], []
+        for c in out["cluster"]:
+            sub = tab[tab["Query_ID"] == f"cluster{c}"].head(top)
+            hits.append(";".join(f"{r['Target_ID']} {r['Target_name']} (q={r['q-value']:.2g})"
+                                 for _, r in sub.iterrows()))
+            best.append(float(sub["q-value"].min()) if len(sub) else float("nan"))
+        out[f"jaspar{label}"] = hits
+        out[f"best_q{label}"] = best
+    return out.reset_index(drop=True)

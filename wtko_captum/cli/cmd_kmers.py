@@ -1,0 +1,102 @@
+"""wtko kmers: the WTKO paper's saliency k-mers and their agglomerative clusters."""
+from __future__ import annotations
+
+NAME = "kmers"
+HELP = "saliency k-mers (top positions per sequence) and their agglomerative clusters as motifs"
+ORDER = 60
+DESCRIPTION = """Cut k-mers around the highest-scoring positions of every sequence of an
+attribution directory (the WTKO paper's rule: top 3 positions by max|attribution| over the 4
+bases, 20 bp centred on each, N-padded at the window edges; the peak sits at 0-based offset
+k//2 of its k-mer), cluster them (5-channel one-hot A,C,G,T,N, cosine distance, average
+linkage) and build one motif per cluster of at least --min-cluster-size k-mers.
+
+Outputs in OUT/:
+  kmers.tsv       one row per k-mer: seq_index name chrom start end strand position rank
+                  score kmer label prediction pad_left pad_right cluster align_shift
+                  align_strand (start/end: the k-mer's genome interval, 0-based half-open)
+  kmers.bed       BED6+ of the k-mers (the bases taken from the window), name = cluster
+  clusters.tsv    one row per cluster (largest = primary): size, consensus, core motif, IC
+  clusters.meme   the core motifs (MEME v4) -> wtko tomtom, MEME suite
+  alignment.tsv   aligned vs unaligned core motifs: IC and best JASPAR matches (Tomtom)
+  logos/clusterC.png, fasta/clusterC.fa (k-mers for de novo MEME), meme/clusterC/ if
+  `meme` is on PATH
+
+example:
+  wtko kmers attr/saliency -o motifs/
+  wtko kmers attr/saliency -o motifs/ --min-distance 10 --clusters 6
+  wtko kmers attr/deeplift_shap -o motifs_dls/ --score projected --distance-threshold 0.6
+"""
+
+
+def add_arguments(p):
+    from ._common import add_seed
+
+    p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
+    p.add_argument("-o", "--out", required=True, help="output directory")
+    g = p.add_argument_group("k-mers")
+    g.add_argument("--k", type=int, default=20, help="k-mer length in bp (default: 20)")
+    g.add_argument("--top", type=int, default=3, help="saliency peaks per sequence (default: 3)")
+    g.add_argument("--min-distance", type=int, default=0,
+                   help="minimum bp between two peaks of a sequence (default: 0 = published rule; "
+                        "--min-distance K gives non-overlapping k-mers)")
+    g.add_argument("--score", choices=["maxabs", "projected", "abs_projected"], default="maxabs",
+                   help="per-position score (default: maxabs, the paper's max|gradient|)")
+    g = p.add_argument_group("clustering")
+    cut = g.add_mutually_exclusive_group()
+    cut.add_argument("--clusters", type=int, default=None, help="number of clusters (default: 10)")
+    cut.add_argument("--distance-threshold", type=float, default=None,
+                     help="cut the tree at this cosine distance instead (fraction of mismatched positions)")
+    g.add_argument("--no-align", action="store_true",
+                   help="build matrices from the k-mers as cut (the paper) instead of aligning them "
+                        "by shift and strand")
+    g.add_argument("--min-cluster-size", type=int, default=10,
+                   help="smallest cluster turned into a motif (default: 10)")
+    g.add_argument("--exact-limit", type=int, default=5000,
+                   help="most distinct k-mers clustered exactly; above: two-stage (default: 5000)")
+    g.add_argument("--no-cluster", action="store_true", help="only write the k-mer table and BED")
+    g.add_argument("--no-tomtom", action="store_true", help="skip the JASPAR comparison (alignment.tsv)")
+    add_seed(p)
+
+
+def run(args) -> int:
+    import logging
+    import shutil
+
+    from track_exporters.bed import write_bed
+
+    from ..atomic import write_text
+    from ..attribution_set import AttributionSet
+    from ..cluster import alignment_report, cluster_kmers, write_clusters
+    from ..kmers import kmers_bed, saliency_kmers
+
+    log = logging.getLogger("wtko_captum")
+    attrset = AttributionSet.load(args.attributions)
+    kmers = saliency_kmers(attrset, k=args.k, top=args.top, min_distance=args.min_distance, score=args.score)
+    log.info("%d k-mers from %d sequences (%s)", len(kmers), len(attrset), attrset.method)
+    out = args.out
+    if not args.no_cluster and len(kmers):
+        n_clusters = None if args.distance_threshold is not None else (args.clusters or 10)
+        res = cluster_kmers(kmers, n_clusters, args.distance_threshold, align=not args.no_align,
+                            min_cluster_size=args.min_cluster_size, seed=args.seed,
+                            exact_limit=args.exact_limit)
+        kmers["cluster"] = res.labels
+        kmers["align_shift"] = res.shift
+        kmers["align_strand"] = res.strand
+        write_clusters(res, kmers, out)
+        if shutil.which("meme") is None:
+            log.info("MEME suite not on PATH: no de novo MEME per cluster (fasta/ holds its input)")
+        log.info("%d clusters (%s); %d motifs -> %s/clusters.meme", res.labels.max(), res.method,
+                 len(res.motifs), out)
+        if not args.no_tomtom and res.motifs:
+            rep = alignment_report(res)
+            write_text(f"{out}/alignment.tsv", rep.to_csv(sep="\t", index=False))
+            for _, r in rep.iterrows():
+                log.info("  cluster%-3d IC %.1f (unaligned %.1f)  %s", r["cluster"], r["ic_core"],
+                         r["ic_core_unaligned"], r["jaspar"].split(";")[0] or "no JASPAR match")
+    write_text(f"{out}/kmers.tsv", kmers.to_csv(sep="\t", index=False))
+    bed = kmers_bed(kmers)
+    if "cluster" in bed:
+        bed["name"] = "cluster" + bed["cluster"].astype(str)
+    write_bed(f"{out}/kmers.bed", bed, extra_cols=[c for c in ("kmer", "position", "label", "prediction",
+                                                                "seq_index") if c in bed])
+    return 0
