@@ -206,3 +206,53 @@ def read_kmers(path) -> pd.DataFrame:
     if "kmer" not in table:
         raise InputError("k-mer table has no 'kmer' column", path=path)
     return table
+
+
+def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: int = 0,
+                score: str = "maxabs", n_clusters: int | None = 10, distance_threshold: float | None = None,
+                align: bool = True, min_cluster_size: int = 10, exact_limit: int = 5000, seed: int = 0,
+                cluster: bool = True, tomtom: bool = True, database=None) -> dict:
+    """The whole ``wtko kmers`` stage: k-mers, clusters, motifs and their files under ``out``.
+
+    ``attributions`` is an AttributionSet or its directory. Writes ``kmers.tsv`` (with
+    ``cluster``, ``align_shift``, ``align_strand`` when clustered), ``kmers.bed`` (BED6+ through
+    :func:`track_exporters.bed.write_bed`, name = cluster), and through
+    :func:`wtko_captum.cluster.write_clusters` ``clusters.tsv``, ``clusters.meme``, ``logos/``,
+    ``fasta/`` (``meme/`` when MEME is on PATH); with ``tomtom`` also ``alignment.tsv``
+    (:func:`wtko_captum.cluster.alignment_report` against ``database``, default JASPAR).
+
+    Returns ``dict(kmers=DataFrame, result=ClusterResult or None, alignment=DataFrame or None,
+    out=Path)``.
+    """
+    from pathlib import Path
+
+    from track_exporters.bed import write_bed
+
+    from .atomic import write_text
+    from .attribution_set import AttributionSet
+
+    attrset = attributions if isinstance(attributions, AttributionSet) else AttributionSet.load(attributions)
+    out = Path(out)
+    table = saliency_kmers(attrset, k=k, top=top, min_distance=min_distance, score=score)
+    result = report = None
+    if cluster and len(table):
+        from .cluster import alignment_report, cluster_kmers, write_clusters
+
+        result = cluster_kmers(table, n_clusters, distance_threshold, align=align,
+                               min_cluster_size=min_cluster_size, seed=seed, exact_limit=exact_limit)
+        table["cluster"] = result.labels
+        table["align_shift"] = result.shift
+        table["align_strand"] = result.strand
+        write_clusters(result, table, out)
+        if tomtom and result.motifs:
+            report = alignment_report(result, database)
+            write_text(out / "alignment.tsv", report.to_csv(sep="\t", index=False))
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "kmers.tsv", table.to_csv(sep="\t", index=False))
+    bed = kmers_bed(table)
+    if "cluster" in bed:
+        bed["name"] = "cluster" + bed["cluster"].astype(str)
+    if len(bed):
+        write_bed(out / "kmers.bed", bed, extra_cols=[c for c in ("kmer", "position", "label", "prediction",
+                                                                   "seq_index") if c in bed])
+    return {"kmers": table, "result": result, "alignment": report, "out": out}

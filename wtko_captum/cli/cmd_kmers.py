@@ -62,41 +62,24 @@ def run(args) -> int:
     import logging
     import shutil
 
-    from track_exporters.bed import write_bed
-
-    from ..atomic import write_text
-    from ..attribution_set import AttributionSet
-    from ..cluster import alignment_report, cluster_kmers, write_clusters
-    from ..kmers import kmers_bed, saliency_kmers
+    from ..kmers import kmer_motifs
 
     log = logging.getLogger("wtko_captum")
-    attrset = AttributionSet.load(args.attributions)
-    kmers = saliency_kmers(attrset, k=args.k, top=args.top, min_distance=args.min_distance, score=args.score)
-    log.info("%d k-mers from %d sequences (%s)", len(kmers), len(attrset), attrset.method)
-    out = args.out
-    if not args.no_cluster and len(kmers):
-        n_clusters = None if args.distance_threshold is not None else (args.clusters or 10)
-        res = cluster_kmers(kmers, n_clusters, args.distance_threshold, align=not args.no_align,
-                            min_cluster_size=args.min_cluster_size, seed=args.seed,
-                            exact_limit=args.exact_limit)
-        kmers["cluster"] = res.labels
-        kmers["align_shift"] = res.shift
-        kmers["align_strand"] = res.strand
-        write_clusters(res, kmers, out)
+    n_clusters = None if args.distance_threshold is not None else (args.clusters or 10)
+    res = kmer_motifs(args.attributions, args.out, k=args.k, top=args.top, min_distance=args.min_distance,
+                      score=args.score, n_clusters=n_clusters, distance_threshold=args.distance_threshold,
+                      align=not args.no_align, min_cluster_size=args.min_cluster_size,
+                      exact_limit=args.exact_limit, seed=args.seed, cluster=not args.no_cluster,
+                      tomtom=not args.no_tomtom)
+    log.info("%d k-mers -> %s/kmers.tsv, kmers.bed", len(res["kmers"]), args.out)
+    cl = res["result"]
+    if cl is not None:
+        log.info("%d clusters (%s); %d motifs -> %s/clusters.meme", cl.labels.max(), cl.method,
+                 len(cl.motifs), args.out)
         if shutil.which("meme") is None:
             log.info("MEME suite not on PATH: no de novo MEME per cluster (fasta/ holds its input)")
-        log.info("%d clusters (%s); %d motifs -> %s/clusters.meme", res.labels.max(), res.method,
-                 len(res.motifs), out)
-        if not args.no_tomtom and res.motifs:
-            rep = alignment_report(res)
-            write_text(f"{out}/alignment.tsv", rep.to_csv(sep="\t", index=False))
-            for _, r in rep.iterrows():
-                log.info("  cluster%-3d IC %.1f (unaligned %.1f)  %s", r["cluster"], r["ic_core"],
-                         r["ic_core_unaligned"], r["jaspar"].split(";")[0] or "no JASPAR match")
-    write_text(f"{out}/kmers.tsv", kmers.to_csv(sep="\t", index=False))
-    bed = kmers_bed(kmers)
-    if "cluster" in bed:
-        bed["name"] = "cluster" + bed["cluster"].astype(str)
-    write_bed(f"{out}/kmers.bed", bed, extra_cols=[c for c in ("kmer", "position", "label", "prediction",
-                                                                "seq_index") if c in bed])
+    if res["alignment"] is not None:
+        for _, r in res["alignment"].iterrows():
+            log.info("  cluster%-3d IC %.1f bits (unaligned %.1f)  %s", r["cluster"], r["ic_core"],
+                     r["ic_core_unaligned"], r["jaspar"].split(";")[0] or "no JASPAR match")
     return 0
