@@ -3,7 +3,7 @@ from __future__ import annotations
 
 NAME = "simulate"
 HELP = "simulate WT/KO sequences with planted JASPAR motifs (ground truth for benchmarks)"
-ORDER = 5
+ORDER = 35
 DESCRIPTION = """Write a simulated WT-vs-KO dataset whose motifs are known, to test the model and
 every explanation method against ground truth.
 
