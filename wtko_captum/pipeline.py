@@ -8,7 +8,7 @@ config file. Every stage writes into its own subdirectory of the output director
     [prepare]    -> OUT/data/        [train]   -> OUT/model/      [evaluate] -> OUT/eval/
     [attribute]  -> OUT/attr/<method>/
     [export]     -> OUT/tracks/      [tracks]  -> OUT/tracks.ini, OUT/igv/ and a rendered region
-    [kmers]      -> OUT/motifs/      [tomtom]  -> OUT/motifs/tomtom.tsv
+    [kmers]      -> OUT/motifs/      [filters] -> OUT/filters/    [tomtom]  -> OUT/motifs/tomtom.tsv
     [modisco]    -> OUT/modisco/     [compare] -> OUT/compare/    [enrich]   -> OUT/enrich/
 
 Precedence: ``--set stage.key=value`` on the command line, then the config file, then the
@@ -26,7 +26,7 @@ from .errors import InputError
 log = logging.getLogger(__name__)
 
 STAGE_ORDER = ["prepare", "train", "evaluate", "attribute", "export", "tracks",
-               "kmers", "tomtom", "modisco", "compare", "enrich"]
+               "kmers", "filters", "tomtom", "modisco", "compare", "enrich"]
 
 
 def load_config(path) -> dict:
@@ -173,6 +173,19 @@ def _tracks(c, ctx):
     return {"ini": ini, "session": session, "batch": batch, "plots": pngs, "regions": regions}
 
 
+def _kmers(c, ctx):
+    from .kmers import kmer_motifs
+
+    method = c.pop("method", "saliency")
+    return kmer_motifs(ctx["out"] / "attr" / method, ctx["out"] / "motifs", **c)
+
+
+def _filters(c, ctx):
+    from .filters import filter_motifs, write_filters
+
+    return write_filters(filter_motifs(ctx["out"] / "model", ctx["out"] / "data", **c), ctx["out"] / "filters")
+
+
 def _tomtom(c, ctx):
     from .tomtom import tomtom, write_tomtom
 
@@ -211,6 +224,8 @@ STAGES: dict[str, Callable] = {
     "attribute": _attribute,
     "export": _export,
     "tracks": _tracks,
+    "kmers": _kmers,
+    "filters": _filters,
     "tomtom": _tomtom,
     "modisco": _modisco,
     "compare": _compare,
