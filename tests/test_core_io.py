@@ -132,3 +132,13 @@ def test_attribution_set_shape_errors():
         AttributionSet(a.X, a.attr[:, :, :10], a.regions, "x")
     with pytest.raises(InputError, match=r"\(N, 4, L\)"):
         AttributionSet(a.X.transpose(0, 2, 1), a.attr.transpose(0, 2, 1), a.regions, "x")
+
+
+def test_verbs_stay_callable_after_their_module_is_imported():
+    import importlib
+
+    import wtko_captum as wc
+
+    for verb in ("prepare", "train", "evaluate", "simulate", "attribute"):
+        importlib.import_module(f"wtko_captum.{verb}")  # binds the module onto the package
+        assert callable(getattr(wc, verb)), verb

@@ -229,17 +229,7 @@ def predicted_classes(model, X, *, batch_size: int = 128, device="cpu") -> np.nd
     return predict_logits(model.eval().to(dev), X, batch_size, dev).argmax(1).numpy()
 
 
-# ``wtko_captum.attribute`` is both this module and its main function. Importing the module
-# makes Python bind the *module* to the package attribute, which would shadow the function
-# that ``wc.attribute`` lazily exports. A callable module keeps ``wc.attribute(model, X, ...)``
-# working whichever happened first.
-import sys as _sys
-import types as _types
+# ``wc.attribute(model, X, ...)`` works whether the module or the function is bound (see _verb.py)
+from ._verb import make_callable as _make_callable  # noqa: E402
 
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return attribute(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+_make_callable(__name__)

@@ -126,3 +126,8 @@ def _json_safe(obj):
     if isinstance(obj, float) and math.isnan(obj):
         return None
     return obj
+
+
+from ._verb import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__)

@@ -465,3 +465,8 @@ def _log_summary(summary: pd.DataFrame, excl: pd.DataFrame, val_note: str) -> No
     if len(excl):
         for (reason, kept), k in Counter(zip(excl["reason"], excl["kept"])).items():
             log.info("  %-22s %6d  (%s)", reason, k, "kept" if kept == "yes" else "removed")
+
+
+from ._verb import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__)

@@ -303,3 +303,8 @@ def read_ground_truth(path):
     if not path.is_file():
         raise InputError("ground-truth table not found (expected motifs.tsv from `wtko simulate`)", path=path)
     return pd.read_csv(path, sep="\t", dtype={"chrom": str})
+
+
+from ._verb import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__)

@@ -339,3 +339,8 @@ def ranking_metrics(y: np.ndarray, probs: np.ndarray) -> dict:
     present = onehot.sum(0) > 0
     return dict(auroc=float(roc_auc_score(y, probs, multi_class="ovr", labels=list(range(probs.shape[1])))),
                 auprc=float(average_precision_score(onehot[:, present], probs[:, present], average="macro")))
+
+
+from ._verb import make_callable as _make_callable  # noqa: E402
+
+_make_callable(__name__)
