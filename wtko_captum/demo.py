@@ -64,15 +64,15 @@ def _motif_summary(out: Path) -> list[str]:
             cid = f"cluster{int(row['cluster'])}"
             hits = tt[tt["Query_ID"] == cid].sort_values("q-value").head(3)
             names = ", ".join(f"{t} (q={q:.1g})" for t, q in zip(hits["Target_name"], hits["q-value"])) or "no match"
-            lines.append(f"  {cid:<10} n={int(row.get('n', row.get('size', 0))):<5} {names}")
+            lines.append(f"  {cid:<10} {int(row['n_kmers']):>4} k-mers  {row.get('core_consensus', ''):<16} {names}")
     enrich = out / "enrich" / "enrichment.tsv"
     if enrich.is_file():
         en = pd.read_csv(enrich, sep="\t")
-        sig = en[en["q"] <= 0.05] if "q" in en else en.head(0)
-        if len(sig):
-            lines.append("known motifs enriched between the classes (q <= 0.05):")
-            for cls, grp in sig.groupby("enriched_in"):
-                lines.append(f"  {cls}: " + ", ".join(grp.sort_values("q")["name"].head(5).astype(str)))
+        sig = en[en["q_value"] <= 0.05]
+        lines.append(f"known motifs enriched between the classes (FIMO p < 1e-4, BH q <= 0.05): {len(sig)}")
+        for cls, grp in sig.groupby("enriched_in"):
+            top = grp.sort_values("q_value").head(5)
+            lines.append(f"  in {cls}: " + ", ".join(top["motif_name"].astype(str)))
     pairs = out / "compare" / "pairs.tsv"
     if pairs.is_file():
         pr = pd.read_csv(pairs, sep="\t")
