@@ -86,11 +86,17 @@ def test_prepare_sections_adds_logo_and_caps_bins(td):
     assert n == 1
     names = [name for name, _ in secs]
     i = names.index("projected saliency.projected")
-    assert secs[i + 1][1]["file_type"] == "attribution_logo"
+    # the logo goes below the projected track's zero-line overlay, which stays on its track
+    assert secs[i + 1][1].get("overlay_previous") == "share-y"
+    logo = secs[i + 2][1]
+    assert secs[i + 2][0] == "logo projected saliency.projected" and logo["file_type"] == "attribution_logo"
+    # lower-case keys: pyGenomeTracks' configparser would lower-case file_A anyway
+    assert logo["file_a"].endswith("saliency.hypothetical_A.bw") and logo["fasta"] == str(td["genome"])
     assert all(int(p["number_of_bins"]) <= 80 for _, p in secs if p.get("file_type") == "bigwig")
     # without a genome the four hypothetical tracks provide the letters
     secs2, n2 = add_logo_tracks(prepare_sections(td["ini"], (CHROM, 1000, 1080), logo=False)[0])
-    assert n2 == 1 and "file_A" in dict(secs2)["logo projected saliency.projected"]
+    assert n2 == 1 and "file_t" in dict(secs2)["logo projected saliency.projected"]
+    assert "fasta" not in dict(secs2)["logo projected saliency.projected"]
 
 
 def test_plot_region_png_and_pdf(td, tmp_path):
@@ -116,3 +122,101 @@ def test_cli_plot_and_tracks(td, tmp_path, capsys):
     assert main(["plot", str(ini), "--region", f"{CHROM}:900-700", "-o", str(tmp_path / "x.png"), "-q"]) == 2
     assert "region end must be larger" in capsys.readouterr().err
     assert main(["plot", str(ini), "--region", f"{CHROM}:1000-1100", "-o", str(tmp_path / "x.jpg"), "-q"]) == 2
+
+
+# --------------------------------------------------------------- letters actually drawn
+def _consistent_hypothetical(td, root):
+    """A copy of ``td``'s tracks whose hypothetical tracks are what `wtko export` writes: the
+    observed base's hypothetical score equals the projected score, the others differ."""
+    import shutil
+
+    from _tracks_data import _write_bw
+
+    root.mkdir()
+    shutil.copytree(td["tracks"], root / "tracks")
+    obs = np.array(["ACGT".find(c) for c in td["seq"]])
+    for i, b in enumerate("ACGT"):
+        vals = {}
+        for s0, v in td["projected"].items():
+            o = obs[s0:s0 + v.size]
+            alt = -0.5 * v + 0.05 * (i + 1)  # never equal to v where v is finite
+            vals[s0] = np.where(o == i, v, np.where(np.isfinite(v), alt, np.nan)).astype(np.float32)
+        _write_bw(root / "tracks" / f"saliency.hypothetical_{b}.bw", vals)
+    ini = write_tracks_ini(root / "tracks", root / "tracks.ini", peaks=td["regions"])[0]
+    return ini, obs
+
+
+def test_observed_base_inferred_from_hypothetical_tracks(td, tmp_path):
+    from wtko_pgt.logo_track import infer_observed
+
+    _, obs = _consistent_hypothetical(td, tmp_path / "c")
+    files = {f"file_{b}": str(tmp_path / "c/tracks" / f"saliency.hypothetical_{b}.bw") for b in "ACGT"}
+    proj_file = str(tmp_path / "c/tracks/saliency.projected.bw")
+    s, e = WINDOWS[0][0] + 90, WINDOWS[0][0] + 130  # spans the N gap
+    inferred = _logo_track({"file": proj_file, **files}).logo(CHROM, s, e)[1]
+    want = np.where(np.isin(np.arange(s, e), np.arange(*N_GAP)), -1, obs[s:e])
+    np.testing.assert_array_equal(inferred, want)
+    # letters=observed without FASTA == the FASTA-based observed logo
+    h_inf = _logo_track({"file": proj_file, "letters": "observed", **files}).letter_heights(CHROM, s, e)
+    h_fa = _logo_track({"file": proj_file, "fasta": str(td["genome"])}).letter_heights(CHROM, s, e)
+    np.testing.assert_array_equal(h_inf, h_fa)
+    assert (h_fa != 0).sum() == (e - s) - (N_GAP[1] - N_GAP[0])
+    # a tie says nothing: two bases equal to the projected score -> unknown
+    assert infer_observed(np.array([1.0, 2.0]), np.array([[1.0, 0], [1.0, 2.0], [0, 0], [0, 0]])).tolist() == [-1, 1]
+
+
+@pytest.fixture()
+def logo_spy(monkeypatch):
+    """Every AttributionLogoTrack pyGenomeTracks plots, with the axes it drew on."""
+    import wtko_pgt.logo_track as lt
+
+    seen = []
+    orig = lt.AttributionLogoTrack.plot
+
+    def plot(self, ax, *args):
+        out = orig(self, ax, *args)
+        seen.append((self, ax))
+        return out
+
+    monkeypatch.setattr(lt.AttributionLogoTrack, "plot", plot)
+    return seen
+
+
+@pytest.mark.parametrize("with_fasta", [True, False], ids=["fasta", "hypothetical-only"])
+def test_plot_region_draws_letters_not_the_bigwig_line(td, tmp_path, logo_spy, with_fasta, caplog):
+    """Regression: on a real demo output (hypothetical tracks, no FASTA) the logo track drew the
+    bigWig line, because configparser turned file_A into file_a and the track never saw it."""
+    from matplotlib.patches import PathPatch
+
+    ini, obs = _consistent_hypothetical(td, tmp_path / "c")
+    s = WINDOWS[1][0] + 280
+    out = plot_region(ini, f"{CHROM}:{s}-{s + 50}", tmp_path / "zoom.png", dpi=60,
+                      genome=td["genome"] if with_fasta else None)
+    assert out.is_file() and "drawing the bigWig line instead" not in caplog.text
+    (track, ax), = logo_spy
+    assert track.drew_logo
+    glyphs = [p for p in ax.patches if isinstance(p, PathPatch)]
+    assert len(glyphs) == track.n_glyphs
+    if with_fasta:  # one letter per base, in the observed base's colour
+        assert track.n_glyphs == 50
+        colours = {p.get_facecolor()[:3] for p in glyphs}
+        assert len(colours) == 4
+    else:  # four letters per base; exactly the observed one at full opacity
+        assert track.n_glyphs == 200
+        solid = [p for p in glyphs if p.get_alpha() == 1.0]
+        assert len(solid) == 50
+        # the solid letter of column j is the genome base at s + j
+        xs = sorted((p.get_path().get_extents().x0, p.get_facecolor()[:3]) for p in solid)
+        from matplotlib.colors import to_rgb
+        from wtko_pgt.logo_track import LOGO_COLORS
+
+        assert [c for _, c in xs] == [to_rgb(LOGO_COLORS["ACGT"[o]]) for o in obs[s:s + 50]]
+    img = png_pixels(out)
+    assert count_colour(img, "#008000", tol=30) > 50 and count_colour(img, "#ffa500", tol=30) > 50
+
+
+def test_long_region_falls_back_to_bigwig_line(td, tmp_path, logo_spy):
+    ini, _ = _consistent_hypothetical(td, tmp_path / "c")
+    plot_region(ini, f"{CHROM}:{WINDOWS[1][0]}-{WINDOWS[1][1]}", tmp_path / "wide.png", dpi=40, width_cm=20)
+    (track, _), = logo_spy
+    assert not track.drew_logo and track.n_glyphs == 0  # 600 bp on ~17 cm: 0.3 mm per base

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 _REGION = re.compile(r"^\s*([^:\s]+):([\d,_]+)-([\d,_]+)\s*$")
 # keys of a pyGenomeTracks section that hold file paths (made absolute in the temporary ini)
-_PATH_KEYS = ("file", "second_file", "fasta", "file_A", "file_C", "file_G", "file_T")
+_PATH_KEYS = ("file", "second_file", "fasta", "file_a", "file_c", "file_g", "file_t",
+              "file_A", "file_C", "file_G", "file_T")
 
 
 def parse_region(text: str) -> tuple[str, int, int]:
@@ -62,43 +63,75 @@ def read_ini_sections(path) -> list[tuple[str, dict[str, str]]]:
     return sections
 
 
-def add_logo_tracks(sections, *, genome=None, height: float = 3.0):
-    """Insert an ``attribution_logo`` section after each projected bigWig section.
+def add_logo_tracks(sections, *, genome=None, height: float = 3.0, letters: str = "auto"):
+    """Insert an ``attribution_logo`` section under each projected bigWig section.
 
-    Letters come from ``genome`` (or the ini's ``fasta`` section) when available, else from the
-    four hypothetical bigWigs of the same prefix; without either no logo is added (warned).
-    Returns ``(new_sections, n_logos)``.
+    The logo goes after the projected section and the overlays that follow it (the zero line of
+    ``wtko tracks ini`` has ``overlay_previous = share-y``), so the overlays stay on their track.
+    Letters come from ``genome`` (or the ini's ``fasta`` section) when available; the four
+    hypothetical bigWigs of the same prefix (``<prefix>.hypothetical_A.bw`` ..) are added
+    whenever they exist: without a FASTA they give the letters (all four, the observed base
+    inferred and highlighted; see :mod:`wtko_pgt.logo_track`). Without either no logo is
+    added (warned). ``letters``: the track's ``letters`` property (auto, observed,
+    hypothetical). Returns ``(new_sections, n_logos)``.
     """
     fasta = str(genome) if genome else next(
         (p["file"] for _, p in sections if p.get("file_type") == "fasta" and "file" in p), None)
-    hyp: dict[str, dict[str, str]] = {}
-    for _, p in sections:
-        m = re.search(r"^(.*)hypothetical[._-]?([ACGT])(?=[._-]|\.bw|\.bigwig|$)", Path(p.get("file", "")).name, re.I)
-        if p.get("file_type", "bigwig") == "bigwig" and m:
-            hyp.setdefault(m.group(1).rstrip("._-").lower(), {})[m.group(2).upper()] = p["file"]
-    out, n = [], 0
-    for name, props in sections:
-        out.append((name, props))
-        fname = Path(props.get("file", "")).name
-        is_bw = props.get("file_type", "bigwig" if fname.endswith((".bw", ".bigwig")) else "") == "bigwig"
-        if not (is_bw and "projected" in fname.lower()):
-            continue
+    hyp = _hypothetical_tracks(sections)
+    projected = [k for k, (_, p) in enumerate(sections)
+                 if _is_bigwig(p) and "projected" in Path(p["file"]).name.lower()]
+    logos: dict[int, tuple[str, dict]] = {}  # insert after section index -> logo section
+    for k in projected:
+        name, props = sections[k]
+        fname = Path(props["file"]).name
         logo = {"file": props["file"], "file_type": "attribution_logo", "height": height,
                 "title": f"{props.get('title', fname)} logo",
                 "color": props.get("color", "#b2182b"),
-                "negative_color": props.get("negative_color", props.get("color", "#2166ac"))}
-        prefix = fname.lower().split("projected")[0].rstrip("._-")
+                "negative_color": props.get("negative_color", props.get("color", "#2166ac")),
+                "number_of_bins": props.get("number_of_bins", "700"), "letters": letters}
+        files = hyp.get(_prefix(fname, "projected"), {})
         if fasta:
             logo["fasta"] = fasta
-        elif len(hyp.get(prefix, {})) == 4:
-            logo.update({f"file_{b}": hyp[prefix][b] for b in "ACGT"})
-        else:
+        if len(files) == 4:
+            # lower-case keys: pyGenomeTracks' configparser lower-cases them anyway
+            logo.update({f"file_{b.lower()}": files[b] for b in "ACGT"})
+        elif not fasta:
             log.warning("no genome FASTA (--genome) nor hypothetical A/C/G/T tracks for %s: "
                         "no sequence logo added", fname)
             continue
-        out.append((f"logo {name}", logo))
-        n += 1
-    return out, n
+        last = k
+        while last + 1 < len(sections) and sections[last + 1][1].get("overlay_previous", "no") != "no":
+            last += 1
+        logos[last] = (f"logo {name}", logo)
+    out = []
+    for k, section in enumerate(sections):
+        out.append(section)
+        if k in logos:
+            out.append(logos[k])
+    return out, len(logos)
+
+
+_HYP_NAME = re.compile(r"^(.*?)[._-]?hypothetical[._-]?([ACGT])(?:[._-].*)?\.(?:bw|bigwig)$", re.I)
+
+
+def _prefix(fname: str, kind: str) -> str:
+    """``'Saliency.projected.bw'`` -> ``'saliency'``: the part before the track kind."""
+    return re.split(kind, fname, maxsplit=1, flags=re.I)[0].rstrip("._-").lower()
+
+
+def _hypothetical_tracks(sections) -> dict[str, dict[str, str]]:
+    """prefix -> {base: path} of the hypothetical bigWigs (``<prefix>.hypothetical_A.bw``..)."""
+    hyp: dict[str, dict[str, str]] = {}
+    for _, p in sections:
+        m = _HYP_NAME.match(Path(p.get("file", "")).name)
+        if _is_bigwig(p) and m:
+            hyp.setdefault(m.group(1).lower(), {})[m.group(2).upper()] = p["file"]
+    return hyp
+
+
+def _is_bigwig(props) -> bool:
+    fname = props.get("file", "")
+    return props.get("file_type", "bigwig" if fname.lower().endswith((".bw", ".bigwig")) else "") == "bigwig"
 
 
 def write_ini(sections, path) -> Path:
@@ -111,7 +144,8 @@ def write_ini(sections, path) -> Path:
     return Path(path)
 
 
-def prepare_sections(ini, region: tuple[str, int, int], *, genome=None, logo: bool = True):
+def prepare_sections(ini, region: tuple[str, int, int], *, genome=None, logo: bool = True,
+                     letters: str = "auto"):
     """The ini's sections ready for one region: absolute paths, bins <= region length, logos."""
     ini = Path(ini)
     base = ini.resolve().parent
@@ -123,19 +157,20 @@ def prepare_sections(ini, region: tuple[str, int, int], *, genome=None, logo: bo
         for key in _PATH_KEYS:
             if props.get(key) and not os.path.isabs(props[key]):
                 props[key] = str(base / props[key])
-        if props.get("file_type", "bigwig" if props.get("file", "").endswith((".bw", ".bigwig")) else "") == "bigwig":
+        if _is_bigwig(props):
             # pyBigWig gives NaN for bins narrower than a base that hold no base start
             bins = int(props.get("number_of_bins", 700))
             props["number_of_bins"] = str(max(1, min(bins, length)))
         fixed.append((name, props))
     n = 0
     if logo:
-        fixed, n = add_logo_tracks(fixed, genome=genome)
+        fixed, n = add_logo_tracks(fixed, genome=genome, letters=letters)
     return fixed, n
 
 
 def plot_region(ini, region, out, *, genome=None, logo: bool = True, width_cm: float = 40.0,
-                dpi: int = 150, title: str | None = None, font_size: float | None = None) -> Path:
+                dpi: int = 150, title: str | None = None, font_size: float | None = None,
+                letters: str = "auto") -> Path:
     """Render ``region`` of a tracks.ini to ``out`` (format from its extension: .png, .pdf, .svg).
 
     Parameters
@@ -145,6 +180,10 @@ def plot_region(ini, region, out, *, genome=None, logo: bool = True, width_cm: f
     out : output image path, written atomically
     genome : FASTA giving the letters of the logo track (default: the ini's fasta track)
     logo : add the sequence-logo track under each projected attribution track
+    letters : what the logo draws: ``observed`` (the observed base, height = projected score;
+        base from ``genome`` or inferred from the hypothetical tracks), ``hypothetical`` (all
+        four letters, the observed one highlighted) or ``auto`` (observed with a genome FASTA,
+        else hypothetical)
     width_cm, dpi, title, font_size : passed to pyGenomeTracks
 
     Returns
@@ -159,7 +198,9 @@ def plot_region(ini, region, out, *, genome=None, logo: bool = True, width_cm: f
         raise InputError("tracks file not found", path=ini)
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError("output must end in .png, .pdf or .svg", path=out)
-    sections, n_logos = prepare_sections(ini, (chrom, start, end), genome=genome, logo=logo)
+    if letters not in ("auto", "observed", "hypothetical"):
+        raise InputError("letters must be auto, observed or hypothetical", value=letters)
+    sections, n_logos = prepare_sections(ini, (chrom, start, end), genome=genome, logo=logo, letters=letters)
     log.info("plotting %s:%d-%d (0-based half-open; IGV locus %s), %d logo track(s)",
              chrom, start, end, igv_locus(chrom, start, end), n_logos)
     backend = matplotlib.get_backend()
