@@ -220,3 +220,17 @@ def test_long_region_falls_back_to_bigwig_line(td, tmp_path, logo_spy):
     plot_region(ini, f"{CHROM}:{WINDOWS[1][0]}-{WINDOWS[1][1]}", tmp_path / "wide.png", dpi=40, width_cm=20)
     (track, _), = logo_spy
     assert not track.drew_logo and track.n_glyphs == 0  # 600 bp on ~17 cm: 0.3 mm per base
+
+
+def test_zoom_region_centres_on_max_abs_projected(td):
+    from wtko_captum.plot import zoom_region
+
+    bw = td["tracks"] / "saliency.projected.bw"
+    s, e = WINDOWS[1][0], WINDOWS[1][1]
+    v = np.abs(np.nan_to_num(td["projected"][s]))
+    peak = s + int(v.argmax())
+    assert zoom_region(bw, CHROM, s, e, 50) == (CHROM, peak - 25, peak + 25)
+    # the peak base sits inside the window at its centre; the window stays on the chromosome
+    assert zoom_region(bw, CHROM, 0, 10, 50) == (CHROM, 0, 50)  # no values: centred, shifted on
+    with pytest.raises(InputError):
+        zoom_region(bw, "chrNope", 0, 10)

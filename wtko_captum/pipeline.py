@@ -153,7 +153,7 @@ def _tracks(c, ctx):
     from track_exporters.igv import top_regions, write_igv_batch, write_igv_session
     from track_exporters.pygenometracks import find_tracks, write_tracks_ini
 
-    from .plot import plot_region
+    from .plot import plot_region, zoom_region
 
     out, tracks_dir = ctx["out"], ctx["out"] / "tracks"
     peaks = out / "data" / "regions.tsv"
@@ -166,11 +166,15 @@ def _tracks(c, ctx):
     session = write_igv_session(tracks_dir, out / "igv" / "session.xml", genome=igv_genome, peaks=peaks, top=n_top)[0]
     batch = write_igv_batch(out / "igv" / "snapshots.txt", genome=igv_genome, snapshot_dir=out / "igv" / "snapshots",
                             regions=regions, session=session)
-    pngs = []
+    pngs, zooms = [], []
+    projected = sorted(tracks_dir.glob("*.projected.bw"))
     for i, region in enumerate(regions[: int(c.get("plots", 1))]):
         pngs.append(plot_region(ini, f"{region.chrom}:{region.start}-{region.end}", out / f"region{i + 1}.png",
                                 genome=fasta))
-    return {"ini": ini, "session": session, "batch": batch, "plots": pngs, "regions": regions}
+        if projected:  # 50 bp around the max |projected| base: the logo track draws letters there
+            zoom = zoom_region(projected[0], region.chrom, region.start, region.end, 50)
+            zooms.append(plot_region(ini, zoom, out / f"region{i + 1}_zoom.png", genome=fasta))
+    return {"ini": ini, "session": session, "batch": batch, "plots": pngs, "zooms": zooms, "regions": regions}
 
 
 def _kmers(c, ctx):

@@ -134,6 +134,30 @@ def _is_bigwig(props) -> bool:
     return props.get("file_type", "bigwig" if fname.lower().endswith((".bw", ".bigwig")) else "") == "bigwig"
 
 
+def zoom_region(bigwig, chrom: str, start: int, end: int, width: int = 50) -> tuple[str, int, int]:
+    """A ``width``-bp window centred on the base of max |value| of ``bigwig`` in [start, end).
+
+    All coordinates 0-based half-open. The window is shifted, not cut, to stay on the
+    chromosome; without any value in the region it is centred on the region. Used to zoom a
+    plot to where the letters of the logo track are worth reading.
+    """
+    import numpy as np
+    import pyBigWig
+
+    bw = pyBigWig.open(str(bigwig))
+    try:
+        size = bw.chroms().get(chrom)
+        if size is None:
+            raise InputError("chromosome not in the bigWig", path=bigwig, value=chrom)
+        lo, hi = max(start, 0), min(end, size)
+        vals = np.abs(np.asarray(bw.values(chrom, lo, hi, numpy=True), dtype=float)) if hi > lo else np.array([])
+    finally:
+        bw.close()
+    centre = lo + int(np.nanargmax(vals)) if np.isfinite(vals).any() else (start + end) // 2
+    s = min(max(centre - width // 2, 0), max(size - width, 0))
+    return chrom, s, min(s + width, size)
+
+
 def write_ini(sections, path) -> Path:
     text = []
     for name, props in sections:
