@@ -55,12 +55,13 @@ class AttributionLogoTrack(BigWigTrack):
 #file_A = sample.hypothetical_A.bw
 # observed (one letter, projected height), hypothetical (four letters) or auto
 letters = auto
-# letters are drawn when each base gets at least this many millimetres on the page
-min_mm_per_base = 0.8
+# letters are drawn when each base gets at least this many millimetres on the page (a
+# 2 mm letter is about 12 pixels at 150 dpi; narrower ones are coloured smudges)
+min_mm_per_base = 2.0
 file_type = {TRACK_TYPE}
 """
     DEFAULTS_PROPERTIES = dict(BigWigTrack.DEFAULTS_PROPERTIES, fasta=None, letters="auto",
-                               min_mm_per_base=0.8, type="fill", **dict.fromkeys(HYP_KEYS))
+                               min_mm_per_base=2.0, type="fill", **dict.fromkeys(HYP_KEYS))
     NECESSARY_PROPERTIES = ["file"]
     STRING_PROPERTIES = BigWigTrack.STRING_PROPERTIES + ["fasta", "letters", *HYP_KEYS]
     FLOAT_PROPERTIES = dict(BigWigTrack.FLOAT_PROPERTIES, min_mm_per_base=[0, np.inf])
