@@ -155,7 +155,12 @@ def weighted_average_linkage(centroids: np.ndarray, weights: np.ndarray, k: int)
     """
     m = len(centroids)
     C = np.asarray(centroids, dtype=np.float64)
-    D = 1.0 - (C @ C.T) / k
+    D = C @ C.T
+    # 1 - D / k in place: one m x m matrix at the peak, not three (m = 5,000: 0.2 GB). Same
+    # operations as the expression, so the same rounding: distances tie constantly and a
+    # last-bit difference changes which tied pair merges first.
+    np.divide(D, k, out=D)
+    np.subtract(1.0, D, out=D)
     np.fill_diagonal(D, np.inf)
     size = np.asarray(weights, dtype=np.float64).copy()
     active = np.ones(m, dtype=bool)
@@ -242,6 +247,9 @@ def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_thresh
     from sklearn.cluster import MiniBatchKMeans
 
     features = onehot5(unique)
+    # columns that are zero for every k-mer (the N channel, unless k-mers are N-padded) change
+    # no distance; dropping them makes k-means (most of the two-stage time) ~20% cheaper
+    features = features[:, features.any(axis=0)]
     # random init: k-means++ costs O(n m log m) and takes minutes at m in the thousands
     km = MiniBatchKMeans(n_clusters=exact_limit, random_state=seed, batch_size=4096, n_init=1,
                          init="random", max_iter=5, max_no_improvement=5, reassignment_ratio=0.0)
@@ -350,17 +358,22 @@ def align_kmers(idx: np.ndarray, weights=None, max_shift: int = 5, n_iter: int =
     width = k + 2 * max_shift
     X = np.zeros((n, 5, k), dtype=np.float64)
     np.put_along_axis(X, idx[:, None, :].astype(np.int64), 1, axis=1)
-    X = X[:, :4]
-    Xrc = X[:, ::-1, ::-1]
+    # flat (n, 4k) A,C,G,T one-hot: every placement is then one matrix product. A reverse-
+    # complement placement reads the window reversed in both axes (rc[c, j] = x[3 - c, k - 1 - j]),
+    # so it is the forward k-mer against the flipped window and needs no second copy of X.
+    X = np.ascontiguousarray(X[:, :4]).reshape(n, 4 * k)
     places = _placements(max_shift)
+
+    def window(mat, s, st):
+        w = mat[:, max_shift + s:max_shift + s + k]
+        return w if st == 1 else w[::-1, ::-1]
 
     def build(choice):
         counts = np.zeros((4, width))
         for p, (s, st) in enumerate(places):
             sel = choice == p
             if sel.any():
-                src = X[sel] if st == 1 else Xrc[sel]
-                counts[:, max_shift + s:max_shift + s + k] += np.einsum("n,nck->ck", weights[sel], src)
+                window(counts, s, st)[...] += (weights[sel] @ X[sel]).reshape(4, k)
         return counts
 
     choice = np.zeros(n, dtype=np.int64)  # placement 0 = (0, +)
@@ -368,9 +381,8 @@ def align_kmers(idx: np.ndarray, weights=None, max_shift: int = 5, n_iter: int =
     for _ in range(n_iter):
         total = counts.sum(axis=0, keepdims=True)
         logodds = np.log2((counts + pseudocount * 0.25) / (total + pseudocount) / 0.25)
-        scores = np.stack([np.einsum("nck,ck->n", X if st == 1 else Xrc,
-                                     logodds[:, max_shift + s:max_shift + s + k]) for s, st in places], axis=1)
-        new = scores.argmax(axis=1)
+        W = np.stack([window(logodds, s, st).ravel() for s, st in places], axis=1)  # (4k, placements)
+        new = (X @ W).argmax(axis=1)
         if np.array_equal(new, choice):
             break
         choice = new
