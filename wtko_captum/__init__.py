@@ -29,6 +29,7 @@ _EXPORTS = {
     "attribute_prepared": "wtko_captum.attribute_dataset",
     "read_attributions": "wtko_captum.readers",
     "AttributionSet": "wtko_captum.attribution_set",
+    "score_explainer": "wtko_captum.benchmark_explainers",
     "saliency_kmers": "wtko_captum.kmers",
     "cluster_kmers": "wtko_captum.cluster",
     "filter_motifs": "wtko_captum.filters",
