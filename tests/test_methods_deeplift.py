@@ -117,3 +117,46 @@ def test_engine_equals_tangermeme_deep_lift_shap_without_attention():
     ours = deeplift_shap(model, X, target=0, reference=refs)
     theirs = deep_lift_shap(model, X, target=0, references=refs, hypothetical=True, device="cpu")
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+def _rule_grads(make, module, x_in, r_in, g):
+    x_out, r_out = module(x_in), module(r_in)
+    return make(module, x_in, x_out, r_in, r_out)(g)[0]
+
+
+@pytest.mark.parametrize("kind", ["relu", "maxpool"])
+def test_fused_kernels_equal_torch_rules(kind, monkeypatch):
+    """The numba kernels compute the same multipliers as the torch versions of the rules,
+    ties inside pooling windows, exactly-zero changes and |x - r| < 1e-6 included."""
+    from wtko_captum.methods import _exact_deeplift as E
+    from wtko_captum.methods import _kernels
+
+    gen = torch.Generator().manual_seed(0)
+    B, K, C, L = 3, 4, 5, 41  # odd L: the last position is dropped by the pool
+    x = torch.randint(-2, 3, (B, C, L), generator=gen).float()
+    r = torch.randint(-2, 3, (B * K, C, L), generator=gen).float()
+    x[0, 0, :4] = torch.tensor([5e-7, -5e-7, 2e-7, 0.0])  # changes below the 1e-6 threshold,
+    r[:K, 0, :4] = torch.tensor([-3e-7, 4e-7, 2e-7, 0.0])  # mixed signs and exact zeros
+    if kind == "relu":
+        module, make = nn.ReLU(), E._elementwise_rule
+        assert _kernels.relu_ratio(x, r) is not None  # the fused path is taken
+    else:
+        module, make = nn.MaxPool1d(2), E._maxpool_rule
+        x, r = x.relu(), r.relu()  # many ties at 0
+        assert _kernels.maxpool_coef(x, r, 2, L // 2) is not None
+    g = torch.randn(module(r).shape, generator=gen)
+    fused = _rule_grads(make, module, x, r, g)
+    monkeypatch.setattr(_kernels, "USE_NUMBA", False)
+    reference = _rule_grads(make, module, x, r, g)
+    torch.testing.assert_close(fused, reference, rtol=0, atol=1e-6)
+    assert fused.abs().sum() > 0
+
+
+def test_deeplift_shap_same_with_and_without_fused_kernels(tiny_wtko, monkeypatch):
+    from wtko_captum.methods import _kernels
+
+    X = torch.from_numpy(random_onehot(4, 120, seed=12))
+    fused = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
+    monkeypatch.setattr(_kernels, "USE_NUMBA", False)
+    plain = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
+    torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6 * plain.abs().max().item())

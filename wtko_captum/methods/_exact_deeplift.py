@@ -23,6 +23,13 @@ that reference. Per sequence that is ``1 + K`` forward rows and ``K`` backward r
 ``2K`` forward and ``2K`` backward rows. Everything is per example: no statistic crosses
 examples, so a sequence's result does not depend on its batch.
 
+Cost, beyond the rows themselves (issue 3 item 5 asks for >= 0.8 of "saliency throughput / 20"):
+in the reference pass each hooked module runs without grad (a pre-hook), so no ordinary
+backward node, max-pool index or activation copy is made for it; its rule's coefficients are
+computed once in the forward hook, and the backward is one multiply per module. The ReLU and
+max-pool coefficients, over the largest tensors here, come from fused numba kernels on CPU
+(:mod:`._kernels`, same arithmetic as the torch versions kept for other devices).
+
 A module called several times in one forward pass keeps one cache entry per call.
 Operations written as bare functions in ``forward`` (no module) cannot be hooked and are
 treated as linear, like captum and tangermeme do; the returned convergence deltas expose that.
@@ -34,6 +41,8 @@ import types
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import _kernels
 
 ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
                nn.Softplus, nn.Mish, nn.CELU, nn.SELU)
@@ -73,13 +82,16 @@ def _contract(m, left, right):
 
 
 class _Rule(torch.autograd.Function):
-    """Identity on the value; backward replaced by a DeepLIFT rule closure."""
+    """Identity on the value; backward replaced by a DeepLIFT rule closure.
+
+    The module's own output was computed without grad (the engine's pre-hook), so it is
+    returned as an alias, not copied, and the module's ordinary backward is never built.
+    """
 
     @staticmethod
     def forward(ctx, out, rule, *inputs):
         ctx.rule = rule
-        ctx.n_in = len(inputs)
-        return out.detach().clone()
+        return out.detach()
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,18 +110,27 @@ def _pair(x: torch.Tensor, r: torch.Tensor):
 
 
 def _elementwise_rule(m, x_in, x_out, r_in, r_out):
-    """Rescale rule: ``g * (f(x) - f(r)) / (x - r)``; the derivative at x where ``|x - r| < 1e-6``."""
+    """Rescale rule: ``g * (f(x) - f(r)) / (x - r)``; the derivative at x where ``|x - r| < 1e-6``.
+
+    Written with float masks and ``lerp`` rather than ``torch.where``/boolean masks, which are
+    several times slower on CPU for tensors of this size (these are the largest the engine
+    makes). ``lerp`` is exact at weights 0 and 1, so the result equals the ``where`` form.
+    """
     if isinstance(m, nn.ReLU):
+        ratio = _kernels.relu_ratio(x_in, r_in)  # fused CPU kernel, same arithmetic
+        if ratio is not None:
+            return lambda g: (g * ratio,)
         fallback = (x_in > 0).to(x_in.dtype)
     else:
         with torch.enable_grad():
             xi = x_in.detach().requires_grad_()
             fallback = torch.autograd.grad(m.forward(xi).sum(), xi)[0]
     xv, rv = _pair(x_in, r_in)
-    d_in = xv - rv
     xo, ro = _pair(x_out, r_out)
-    small = d_in.abs() < 1e-6
-    ratio = torch.where(small, fallback.unsqueeze(1), (xo - ro) / d_in).reshape(r_in.shape)
+    d_in = torch.sub(xv, rv)
+    small = (d_in.abs() < 1e-6).to(d_in.dtype)
+    ratio = torch.sub(xo, ro).div_(d_in.add_(small))  # finite everywhere; replaced where small
+    ratio = torch.lerp(ratio, fallback.unsqueeze(1), small, out=ratio).reshape(r_in.shape)
     return lambda g: (g * ratio,)
 
 
@@ -127,6 +148,9 @@ def _maxpool_rule(m, x_in, x_out, r_in, r_out):
     r's argmax otherwise (the two terms of tangermeme's rule, one of which is always zero),
     divided by that position's own change; where a position's change is exactly zero the
     ordinary gradient at x (routed to x's argmax) is used, as tangermeme does.
+
+    Non-overlapping windows get one coefficient per input position, computed by the fused
+    CPU kernel (:mod:`._kernels`) or, elsewhere, by :func:`_maxpool_coef_torch`.
     """
     k, s = m.kernel_size, m.stride
     k = k[0] if isinstance(k, tuple) else k
@@ -135,6 +159,24 @@ def _maxpool_rule(m, x_in, x_out, r_in, r_out):
               and not m.ceil_mode)
     if not simple:
         return _maxpool_rule_general(m, x_in, x_out, r_in, r_out)
+    BK, C, L = r_in.shape
+    Lo = x_out.shape[-1]
+    coef = _kernels.maxpool_coef(x_in, r_in, k, Lo)
+    if coef is None:
+        coef = _maxpool_coef_torch(x_in, x_out, r_in, r_out, k)
+    coef = coef.view(BK, C, Lo, k)
+    pad = L - Lo * k
+
+    def rule(g):
+        out = g.new_zeros(BK, C, L) if pad else g.new_empty(BK, C, L)
+        torch.mul(g.unsqueeze(-1), coef, out=out[..., :Lo * k].view(BK, C, Lo, k))
+        return (out,)
+
+    return rule
+
+
+def _maxpool_coef_torch(x_in, x_out, r_in, r_out, k):
+    """The max-pool rule's coefficients ``(B*K, C, Lo*k)`` (kernel == stride == k), in torch."""
     B, C, L = x_in.shape
     Lo = x_out.shape[-1]
     xw = x_in[..., :Lo * k].reshape(B, 1, C, Lo, k)
@@ -148,14 +190,7 @@ def _maxpool_rule(m, x_in, x_out, r_in, r_out):
     zero = d_in == 0
     coef = torch.where(zero, (pos == ax).to(d_in.dtype),
                        (pos == winner) * ((xo - ro) / d_in.masked_fill(zero, 1.0)))
-    coef = coef.reshape(-1, C, Lo, k)
-    pad = L - Lo * k
-
-    def rule(g):
-        out = (g.unsqueeze(-1) * coef).reshape(g.shape[0], C, Lo * k)
-        return (F.pad(out, (0, pad)) if pad else out,)
-
-    return rule
+    return coef.reshape(-1, C, Lo * k)
 
 
 def _maxpool_rule_general(m, x_in, x_out, r_in, r_out):
@@ -209,13 +244,19 @@ def _bilinear_rule(m, x_ops, r_ops):
 
 
 def _weighted_sum_fast(m, x_ops, r_ops):
-    """Closed form of the midpoint rule for ``WeightedSum`` (``h (N,C,L)``, ``w (N,L)``)."""
+    """Closed form of the midpoint rule for ``WeightedSum`` (``h (N,C,L)``, ``w (N,L)``).
+
+    ``x_ops`` hold the observed batch (B rows), ``r_ops`` its references (B*K rows)."""
     from ..models.wtko_cnn import WeightedSum
 
+    K = r_ops[0].shape[0] // x_ops[0].shape[0]
     if type(m) is not WeightedSum:
-        return _bilinear_rule(m, x_ops, r_ops)
-    h_mid = 0.5 * (x_ops[0] + r_ops[0])
-    w_mid = 0.5 * (x_ops[1] + r_ops[1])
+        return _bilinear_rule(m, [_expand(t, K) for t in x_ops], r_ops)
+    mids = []
+    for x, r in zip(x_ops, r_ops):
+        xv, rv = _pair(x, r)
+        mids.append(torch.add(rv, xv).mul_(0.5).reshape(r.shape))
+    h_mid, w_mid = mids
     return lambda g: (g.unsqueeze(-1) * w_mid.unsqueeze(1), torch.einsum("nc,ncl->nl", g, h_mid))
 
 
@@ -228,10 +269,12 @@ class ExactDeepLift:
         self.handles = []
         self.phase = None  # "cache" | "apply"
         self.cache: dict[int, list] = {}
+        self.grad_modes: list[bool] = []
         self.k = 1
 
     def __enter__(self):
         for m, kind in self.modules:
+            self.handles.append(m.register_forward_pre_hook(self._pre_hook))
             self.handles.append(m.register_forward_hook(self._hook(m, kind)))
         return self
 
@@ -241,6 +284,13 @@ class ExactDeepLift:
         self.handles.clear()
         self.cache.clear()
 
+    def _pre_hook(self, module, inputs):
+        # In the apply phase the module's own backward is replaced by a rule, so its forward
+        # runs without grad: no autograd node, no saved tensors (max-pool indices included).
+        if self.phase == "apply":
+            self.grad_modes.append(torch.is_grad_enabled())
+            torch.set_grad_enabled(False)
+
     def _hook(self, m, kind):
         def hook(module, inputs, output):
             if self.phase == "cache":
@@ -249,19 +299,20 @@ class ExactDeepLift:
                 return None
             if self.phase != "apply":
                 return None
+            grad_mode = self.grad_modes.pop()
             call = self.calls.get(id(module), 0)
             self.calls[id(module)] = call + 1
             (x_ins, x_out) = self.cache[id(module)][call]
-            k = self.k
             r_ins = tuple(inputs[:len(x_ins)])
+            r_det = [t.detach() for t in r_ins]
             if kind == "bilinear":
-                rule = _weighted_sum_fast(module, [_expand(t, k) for t in x_ins],
-                                          [t.detach() for t in r_ins])
+                rule = _weighted_sum_fast(module, x_ins, r_det)
             elif kind == "softmax":
-                rule = _softmax_rule(module, _expand(x_ins[0], k), r_ins[0].detach())
+                rule = _softmax_rule(module, _expand(x_ins[0], self.k), r_det[0])
             else:
                 make = _elementwise_rule if kind == "elementwise" else _maxpool_rule
-                rule = make(module, x_ins[0], x_out, r_ins[0].detach(), output.detach())
+                rule = make(module, x_ins[0], x_out, r_det[0], output.detach())
+            torch.set_grad_enabled(grad_mode)
             return _Rule.apply(output, rule, *r_ins)
         return hook
 
@@ -273,6 +324,7 @@ class ExactDeepLift:
         B, K = refs.shape[:2]
         self.k = K
         self.cache = {}
+        self.grad_modes = []
         self.phase = "cache"
         try:
             with torch.no_grad():
