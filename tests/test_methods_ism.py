@@ -83,3 +83,15 @@ def test_ism_delta_path_equals_brute_force(config, monkeypatch):
     assert brute.abs().max() > 0.1
     torch.testing.assert_close(fast, brute, rtol=1e-4, atol=1e-4)
     assert (fast * X).abs().max() == 0
+
+
+def test_ism_slice_path_equals_brute_force(tiny_wtko, monkeypatch):
+    """The generic receptive-field slice path (models with the attention-pooling shape but not
+    the WTKO-CNN layer layout) stays exact."""
+    import wtko_tangermeme.ism as ism_mod
+
+    monkeypatch.setattr(ism_mod, "_tower_layers", lambda model: None)
+    X = torch.from_numpy(random_onehot(2, 120, seed=34))
+    X[1, :, 50:52] = 0
+    torch.testing.assert_close(ism(tiny_wtko, X, target=1, batch_size=300),
+                               _brute_force(tiny_wtko, X, 1), rtol=0, atol=1e-4)

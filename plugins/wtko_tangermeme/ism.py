@@ -1,20 +1,24 @@
 """In-silico saturation mutagenesis: the change in the target logit for every base at every
 position (hypothetical; the observed base scores 0).
 
-Two exact paths:
+Three exact paths, the fastest that applies:
 
-- **local** (the WTKO-CNN and any model with the same shape: ``features`` conv tower,
-  ``attention`` = :class:`~wtko_captum.models.wtko_cnn.AttentionPool`, ``head``): the conv
-  tower is local, so a substitution at base ``p`` changes only the attention positions whose
-  receptive field contains ``p`` (at most ``ceil(rf / stride)`` = 8 on the WTKO-CNN). Only
-  that input slice (59 bases) is recomputed; the global attention pooling is then updated
-  incrementally in float64 (the softmax's numerator and denominator minus the old window plus
-  the new one) and the small dense head is run on the pooled vector. The work per edit is
-  ~17x smaller than a full forward pass.
+- **delta** (the WTKO-CNN layer layout, :func:`_tower_layers`): each substitution's change is
+  propagated layer by layer: conv1+BN changes by a rank-one term (a table lookup), the few
+  pooled positions it moves go through conv2 as a transposed convolution, and the global
+  attention pooling is updated incrementally in float64 (old window out, new window in);
+  ReLU and max-pool are applied to the full new values. Edits are grouped by
+  ``p mod (pool1 * pool2)`` (same offsets throughout) and batched across positions and
+  sequences. ~30x plain batched ISM on the 600 bp WTKO-CNN (``benchmarks/attribution.py``).
+- **local** (any model with ``features`` conv tower, ``attention`` =
+  :class:`~wtko_captum.models.wtko_cnn.AttentionPool` and ``head``): the conv tower is local,
+  so a substitution at base ``p`` changes only the attention positions whose receptive field
+  contains it; only that input slice (59 bases on the WTKO-CNN) is recomputed, then the same
+  incremental attention update.
 - **tangermeme** (any other ``nn.Module``): ``tangermeme.saturation_mutagenesis`` with
   ``raw_outputs=True``, its fastISM path included.
 
-Both return ``f(x with base b at p) - f(x)`` for output ``target``: raw differences, not
+All return ``f(x with base b at p) - f(x)`` for output ``target``: raw differences, not
 tangermeme's default mean-centred scores.
 """
 from __future__ import annotations
@@ -145,9 +149,7 @@ def _tower_layers(model):
             and supports_local(model)):
         return None
 
-    def one(v):
-        return v[0] if isinstance(v, (tuple, list)) else v
-
+    one = _one
     layers = []
     for i in ("1", "2"):
         conv, bn, relu, pool, drop = (getattr(model, n + i, None)
