@@ -78,6 +78,18 @@ def test_map_to_input_mean_over_covering_windows():
                                torch.tensor([[1.0, 1.0, 2.0, 3.0, 3.0, 0.0]]))
 
 
+
+@pytest.mark.parametrize("geom", [(591, 0, 1, 10, 600), (143, 0, 4, 31, 600), (20, -2, 3, 7, 60),
+                                  (30, 0, 4, 31, 60), (4, 3, 2, 5, 20)])
+def test_map_to_input_equals_cover_matrix(geom):
+    """The transposed-convolution form equals the explicit (Lp, L) cover-matrix mean, padding
+    (start < 0), strides, windows past the end and uncovered bases included."""
+    from wtko_captum.methods._geometry import _cover
+
+    v = torch.randn(3, geom[0], generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(map_to_input(v, *geom), v @ _cover(*geom), rtol=1e-5, atol=1e-6)
+
+
 def test_grad_cam_length_and_zero_where_conv1_cannot_fire(tiny_wtko):
     model = copy.deepcopy(tiny_wtko)
     with torch.no_grad():

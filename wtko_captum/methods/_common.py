@@ -23,7 +23,10 @@ def model_on(model: nn.Module, device) -> Iterator[torch.device]:
     except StopIteration:
         orig = None
     was_training = model.training
-    model.to(dev).eval()
+    if orig is not None and orig != dev:
+        model.to(dev)
+    if was_training:
+        model.eval()
     try:
         yield dev
     finally:

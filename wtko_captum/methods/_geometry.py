@@ -56,8 +56,33 @@ def _cover(Lp: int, start: int, jump: int, rf: int, length: int) -> torch.Tensor
     return cover / cover.sum(0).clamp_min(1)
 
 
+@functools.lru_cache(maxsize=32)
+def _coverage(Lp: int, start: int, jump: int, rf: int, length: int) -> torch.Tensor:
+    """``(length,)``: 1/(number of layer positions covering each base), 0 where none does."""
+    i = torch.arange(length)
+    j = torch.arange(Lp).unsqueeze(1)
+    count = ((i >= start + j * jump) & (i < start + j * jump + rf)).sum(0).float()
+    return torch.where(count > 0, 1.0 / count.clamp_min(1), 0.0)
+
+
 def map_to_input(values: torch.Tensor, start: int, jump: int, rf: int, length: int) -> torch.Tensor:
     """Per-position layer values ``(N, Lp)`` -> per-base values ``(N, length)`` (mean over the
-    layer positions covering each base; 0 where none does)."""
-    cover = _cover(values.shape[-1], start, jump, rf, length)
-    return values @ cover.to(values.device, values.dtype)
+    layer positions covering each base; 0 where none does).
+
+    Computed as a transposed convolution with a box kernel of width ``rf`` and stride
+    ``jump`` (the covering windows), scaled per base: the same numbers as multiplying by the
+    ``(Lp, length)`` cover matrix, without its ``Lp x length`` work.
+    """
+    import torch.nn.functional as F
+
+    Lp = values.shape[-1]
+    if start > 0:
+        return values @ _cover(Lp, start, jump, rf, length).to(values.device, values.dtype)
+    box = torch.ones(1, 1, rf, device=values.device, dtype=values.dtype)
+    summed = F.conv_transpose1d(values.reshape(-1, 1, Lp), box, stride=jump)[:, 0]
+    # window j starts at base start + j*jump (start <= 0: padding bases fall off the left)
+    summed = summed[:, -start:]
+    if summed.shape[-1] < length:
+        summed = F.pad(summed, (0, length - summed.shape[-1]))
+    inv = _coverage(Lp, start, jump, rf, length).to(values.device, values.dtype)
+    return (summed[:, :length] * inv).reshape(*values.shape[:-1], length)
