@@ -87,7 +87,7 @@ def test_map_to_input_equals_cover_matrix(geom):
     from wtko_captum.methods._geometry import _cover
 
     v = torch.randn(3, geom[0], generator=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(map_to_input(v, *geom), v @ _cover(*geom), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(map_to_input(v, *geom[1:]), v @ _cover(*geom), rtol=1e-5, atol=1e-6)
 
 
 def test_grad_cam_length_and_zero_where_conv1_cannot_fire(tiny_wtko):
