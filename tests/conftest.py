@@ -40,19 +40,9 @@ def small_onehot():
 @pytest.fixture
 def tiny_wtko():
     """A WTKO-CNN with random (seeded) weights on 120 bp input, eval mode, BN stats randomised."""
-    from wtko_captum.models.wtko_cnn import WTKOCNN
+    from attr_helpers import make_model
 
-    torch.manual_seed(0)
-    model = WTKOCNN(input_length=120, n_filters=8, n_filters2=16, hidden=8)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm1d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    model.class_names = ["KO", "WT"]
-    return model.eval()
+    return make_model(length=120, seed=0)
 
 
 @pytest.fixture
