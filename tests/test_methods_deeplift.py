@@ -160,3 +160,24 @@ def test_deeplift_shap_same_with_and_without_fused_kernels(tiny_wtko, monkeypatc
     monkeypatch.setattr(_kernels, "USE_NUMBA", False)
     plain = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6 * plain.abs().max().item())
+
+
+@pytest.mark.parametrize("module", [nn.ELU(), nn.Sigmoid()])
+def test_elementwise_rule_other_activations(module):
+    """Non-ReLU activations: the rescale ratio, and the derivative at x where |x - r| < 1e-6."""
+    from wtko_captum.methods import _exact_deeplift as E
+
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 8, generator=gen)
+    r = torch.randn(2 * 3, 3, 8, generator=gen)
+    r[:3, 0] = x[0, 0]  # no change: derivative
+    r[3:, 1] = x[1, 1] + 5e-7  # change below the threshold: derivative
+    g = torch.randn(r.shape, generator=gen)
+    got = _rule_grads(E._elementwise_rule, module, x, r, g)
+    xe = x.repeat_interleave(3, 0)
+    with torch.enable_grad():
+        xi = xe.clone().requires_grad_()
+        deriv = torch.autograd.grad(module(xi).sum(), xi)[0]
+    d = xe - r
+    expect = g * torch.where(d.abs() < 1e-6, deriv, (module(xe) - module(r)) / d)
+    torch.testing.assert_close(got, expect, rtol=1e-5, atol=1e-6)
