@@ -263,16 +263,13 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
             nn_, bb, pp = nn_[keep], bb[keep], pp[keep]
             col = Xc[nn_, :, pp]  # (E, 4)
             b0 = torch.where(col.sum(1) > 0, col.argmax(1), 4)
-            for g, gr in enumerate(groups):
-                sel = (pp % J) == g
-                if not bool(sel.any()):
-                    continue
+            def run(gr, n_, b_, p_, o_):
+                """One pass: f(edited) - f(x) for edits (n_, b_, p_) of residue group ``gr``
+                (``o_``: the observed base, 4 for N)."""
                 # every group recomputes Pmax attention positions (a shorter change window is
                 # padded with unchanged positions on the right) to match the window sums
                 P, U, o1, o2 = Pmax, gr["U"], gr["o1"], gr["o2"]
-                gn, gb, gp, gb0 = nn_[sel], bb[sel], pp[sel], b0[sel]
-                for e0 in range(0, len(gn), batch_size):
-                    n_, b_, p_, o_ = (t[e0:e0 + batch_size] for t in (gn, gb, gp, gb0))
+                with torch.no_grad():  # grad mode is per thread
                     q = p_ // J
                     u0 = q * k2 + gr["u_lo"] + PA  # padded pooled-1 index of the first change
                     z1w = z1[n_[:, None], k1 * u0[:, None] + torch.arange(k1 * U, device=dev)]
@@ -297,9 +294,36 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
                     V2 = ((V[n_] - Vw[n_, wi]) * scale[:, None]
                           + torch.bmm(en.float()[:, None], hn)[:, 0].double())
                     y = model.head((V2 / S2[:, None]).float())[:, target]
-                    out[(c0 + n_).cpu(), b_.cpu(), p_.cpu()] = (y - y0[n_]).float().cpu()
+                    return (y - y0[n_]).float()
+
+            items = []
+            for g, gr in enumerate(groups):
+                sel = (pp % J) == g
+                gsel = [t[sel] for t in (nn_, bb, pp, b0)]
+                for e0 in range(0, len(gsel[0]), batch_size):
+                    items.append((gr, *(t[e0:e0 + batch_size] for t in gsel)))
+            for (_, n_, b_, p_, _), y in zip(items, _map(run, items, dev)):
+                out[(c0 + n_).cpu(), b_.cpu(), p_.cpu()] = y.cpu()
     return out
 
 
 def _one(v):
     return v[0] if isinstance(v, (tuple, list)) else v
+
+
+def _map(fn, items, dev):
+    """``fn(*item)`` for every item. On CPU the passes run in parallel threads, each with one
+    torch thread: they are many medium-sized ops, which split across torch's threads pay a
+    barrier per op (ruinous when another process takes a core) but run independently here."""
+    workers = min(torch.get_num_threads(), len(items))
+    if dev.type != "cpu" or workers < 2:
+        return [fn(*it) for it in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda it: fn(*it), items))
+    finally:
+        torch.set_num_threads(threads)
