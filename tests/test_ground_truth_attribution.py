@@ -23,18 +23,18 @@ from wtko_captum.errors import InputError
 
 N_POSITIVES = 100  # first positives (WT) of the test split (it holds 120)
 
-# method -> options. Grad-CAM on the first conv block's *rectified* feature maps (relu1), as
-# AgentBind's Keras/TF conv layers (activation included) and Grad-CAM's definition use them.
-# The default layer (conv1, before BatchNorm and ReLU) is reported but not asserted: on this
-# model its map is anti-correlated with the motifs (see test_grad_cam_layer_matters).
+# method -> options; every method with its defaults. Grad-CAM's default layer is the first conv
+# block's *rectified* feature maps (relu1), as AgentBind's Keras/TF conv layers (activation
+# included) and Grad-CAM's definition use them; conv1's raw, pre-BatchNorm output is
+# anti-correlated with the motifs on this model (see test_grad_cam_layer_matters).
 METHODS = {
     "saliency": {},
     "input_x_gradient": {},
     "integrated_gradients": dict(n_steps=50, reference="zero"),
     "deeplift": dict(reference="zero"),
     "deeplift_shap": dict(n_shuffles=10),
-    "grad_cam": dict(layer="relu1"),
-    "guided_grad_cam": dict(layer="relu1"),
+    "grad_cam": {},
+    "guided_grad_cam": {},
     "attention": {},
     "ism": {},
 }

@@ -96,7 +96,7 @@ def test_grad_cam_length_and_zero_where_conv1_cannot_fire(tiny_wtko):
         model.conv1.bias.zero_()  # an all-N window then gives conv1 output exactly 0
     X = torch.from_numpy(random_onehot(3, 120, seed=14))
     X[:, :, 40:80] = 0  # N run: conv1 windows j in [40, 70] see only N
-    cam = grad_cam_map(model, X, target=1, relu=False)
+    cam = grad_cam_map(model, X, target=1, relu=False, layer="conv1")
     assert cam.shape == (3, 120)
     # input base i is covered by windows [i-9, i]; all of them are inside the N run for i in [49, 70]
     assert (cam[:, 49:71] == 0).all()
@@ -104,7 +104,7 @@ def test_grad_cam_length_and_zero_where_conv1_cannot_fire(tiny_wtko):
     with torch.no_grad():
         fires = model.conv1(X).abs().sum(1) > 0  # (N, 111)
     assert fires[:, :40].all() and not fires[:, 40:71].any()
-    attr = grad_cam(model, X, target=1)  # default relu, placed on the observed base
+    attr = grad_cam(model, X, target=1, layer="conv1")  # default relu, placed on the observed base
     assert attr.shape == X.shape and (attr[:, :, 40:80] == 0).all()
     assert ((attr != 0).sum(1) <= 1).all() and attr.abs().sum() > 0
 
@@ -115,7 +115,8 @@ def test_grad_cam_equals_captum_map_upsampled_by_windows(tiny_wtko):
     X = torch.from_numpy(random_onehot(2, 120, seed=15))
     raw = LayerGradCam(tiny_wtko, tiny_wtko.conv1).attribute(
         X.clone().requires_grad_(), target=0, relu_attributions=True).detach()[:, 0]
-    torch.testing.assert_close(grad_cam_map(tiny_wtko, X, target=0), map_to_input(raw, 0, 1, 10, 120))
+    torch.testing.assert_close(grad_cam_map(tiny_wtko, X, target=0, layer="conv1"),
+                               map_to_input(raw, 0, 1, 10, 120))
     two = grad_cam_map(tiny_wtko, X, target=0, layer="conv2")
     assert two.shape == (2, 120)
 
@@ -140,3 +141,15 @@ def test_attention_mapped_through_receptive_field(tiny_wtko):
     torch.testing.assert_close(per_base[:, 60], w[:, 8:16].mean(1))  # j with 4j <= 60 < 4j+31
     assert (per_base[:, 119] == 0).all()  # 4*22+31 = 119: last base uncovered
     assert ((attr != 0).sum(1) <= 1).all()
+
+
+def test_grad_cam_default_layer_is_the_rectified_first_conv(tiny_wtko):
+    from captum.attr import LayerGradCam
+
+    from wtko_captum.methods.grad_cam import resolve_layer
+
+    assert resolve_layer(tiny_wtko) is tiny_wtko.relu1
+    X = torch.from_numpy(random_onehot(4, 120, seed=41))
+    raw = LayerGradCam(tiny_wtko, tiny_wtko.relu1).attribute(
+        X.clone().requires_grad_(), target=1, relu_attributions=True).detach()[:, 0]
+    torch.testing.assert_close(grad_cam_map(tiny_wtko, X, target=1), map_to_input(raw, 0, 1, 10, 120))

@@ -29,7 +29,7 @@ def test_ism_local_path_equals_brute_force(tiny_wtko):
     X = torch.from_numpy(random_onehot(3, 120, seed=30))
     X[1, :, 10:14] = 0  # N bases: all four substitutions scored
     assert supports_local(tiny_wtko)
-    fast = ism(tiny_wtko, X, target=1, batch_size=500)
+    fast = ism(tiny_wtko, X, target=1, batch_size=500, centre=False)
     brute = _brute_force(tiny_wtko, X, 1)
     assert fast.shape == X.shape and fast.dtype == torch.float32
     torch.testing.assert_close(fast, brute, rtol=0, atol=1e-4)
@@ -45,7 +45,7 @@ def test_ism_generic_model_goes_through_tangermeme():
     model = nn.Sequential(nn.Conv1d(4, 6, 5), nn.ReLU(), nn.Flatten(), nn.Linear(6 * 26, 2)).eval()
     X = torch.from_numpy(random_onehot(2, 30, seed=31))
     assert not supports_local(model)
-    torch.testing.assert_close(ism(model, X, target=0), _brute_force(model, X, 0), rtol=0,
+    torch.testing.assert_close(ism(model, X, target=0, centre=False), _brute_force(model, X, 0), rtol=0,
                                atol=1e-5)
 
 
@@ -78,7 +78,7 @@ def test_ism_delta_path_equals_brute_force(config, monkeypatch):
     X = torch.from_numpy(random_onehot(3, 121, seed=33))
     X[0, :, :3] = 0
     X[2, :, 115:] = 0
-    fast = ism(model, X, target=0, batch_size=97)  # several passes per residue group
+    fast = ism(model, X, target=0, batch_size=97, centre=False)  # several passes per residue group
     brute = _brute_force(model, X, 0)
     assert brute.abs().max() > 0.1
     torch.testing.assert_close(fast, brute, rtol=1e-4, atol=1e-4)
@@ -93,5 +93,16 @@ def test_ism_slice_path_equals_brute_force(tiny_wtko, monkeypatch):
     monkeypatch.setattr(ism_mod, "_tower_layers", lambda model: None)
     X = torch.from_numpy(random_onehot(2, 120, seed=34))
     X[1, :, 50:52] = 0
-    torch.testing.assert_close(ism(tiny_wtko, X, target=1, batch_size=300),
+    torch.testing.assert_close(ism(tiny_wtko, X, target=1, batch_size=300, centre=False),
                                _brute_force(tiny_wtko, X, 1), rtol=0, atol=1e-4)
+
+
+def test_ism_default_is_mean_centred_so_the_observed_base_carries_importance(tiny_wtko):
+    X = torch.from_numpy(random_onehot(2, 120, seed=33))
+    raw = _brute_force(tiny_wtko, X, 1)
+    centred = ism(tiny_wtko, X, target=1)
+    torch.testing.assert_close(centred, raw - raw.mean(dim=1, keepdim=True), rtol=0, atol=1e-4)
+    # projected score = -(sum of the 3 alternatives' effects) / 4: positive where mutating hurts
+    projected = (centred * X).sum(1)
+    torch.testing.assert_close(projected, -raw.sum(1) / 4, rtol=0, atol=1e-4)
+    assert projected.abs().max() > 1e-3

@@ -18,8 +18,11 @@ Three exact paths, the fastest that applies:
 - **tangermeme** (any other ``nn.Module``): ``tangermeme.saturation_mutagenesis`` with
   ``raw_outputs=True``, its fastISM path included.
 
-All return ``f(x with base b at p) - f(x)`` for output ``target``: raw differences, not
-tangermeme's default mean-centred scores.
+All compute ``f(x with base b at p) - f(x)`` for output ``target`` (the raw differences,
+``centre=False``). By default (``centre=True``) each position is then mean-centred over the four
+bases, as tangermeme's own default does: the observed base's entry becomes minus the mean
+effect of mutating it away, so the projected score (``attr * X``) is the base's importance and
+modisco and the projected bigWig see it. Raw ISM has 0 at every observed base by definition.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def supports_local(model) -> bool:
 @attribution_method(hypothetical=True,
                     description="saturation mutagenesis: change in the target logit per base (exact, fast)")
 def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", random_state=None,
-        verbose=False, fast=True):
+        verbose=False, fast=True, centre=True):
     """Saturation mutagenesis of ``model(X)[:, target]``.
 
     Parameters
@@ -49,11 +52,18 @@ def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", random_
     X : float32 one-hot ``(N, 4, L)``; all-zero (N) columns are scored for all 4 bases.
     batch_size : edited sequences (substitutions) per pass.
     fast : use the local receptive-field path when the model supports it (exact either way).
+    centre : mean-centre each position over the 4 bases (default); False gives raw differences.
 
     Returns
     -------
-    CPU float32 ``(N, 4, L)``: ``f(x[p := b]) - f(x)``; 0 at the observed base.
+    CPU float32 ``(N, 4, L)``: ``d[b, p] = f(x[p := b]) - f(x)`` (0 at the observed base) when
+    ``centre=False``, else ``d - mean_b d``.
     """
+    raw = _ism_raw(model, X, args, target, batch_size, device, verbose, fast)
+    return raw - raw.mean(dim=1, keepdim=True) if centre else raw
+
+
+def _ism_raw(model, X, args, target, batch_size, device, verbose, fast):
     X = check_input(X)
     check_target(model, X, target)
     if fast and args is None and supports_local(model):
