@@ -9,7 +9,7 @@ DESCRIPTION = """Render one region of a pyGenomeTracks tracks.ini (e.g. from `wt
 Runs pyGenomeTracks in-process and adds an `attribution_logo` track under each projected
 attribution track: letters whose heights are the contributions, negative letters below the
 axis. Letters come from --genome (or the ini's fasta track), else from the four hypothetical
-tracks. When the region is too long to read letters (< 0.8 mm per base), the logo track falls
+tracks. When the region is too long to read letters (< 2 mm per base, about 120 bp at the default 40 cm width), the logo track falls
 back to the bigWig drawing.
 
 REGION is chrom:start-end, 0-based half-open like BED and exactly as `pyGenomeTracks
