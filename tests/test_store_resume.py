@@ -3,6 +3,7 @@ where it stopped, and the result equals an uninterrupted run."""
 from __future__ import annotations
 
 import json
+import functools
 import logging
 import signal
 import sys
@@ -29,6 +30,7 @@ def tiny_plugin(tmp_path, registry):
         sys.path.remove(str(site))
     calls = []
 
+    @functools.wraps(wtko_tiny_plugin.tiny)  # keep the method's signature (its defaults are recorded)
     def counted(model, X, args=None, **kw):
         calls.append(len(X))
         return wtko_tiny_plugin.tiny(model, X, args, **kw)
@@ -99,7 +101,7 @@ def test_export_contents(tmp_path, tiny_plugin):
     meta = json.loads((d / "meta.json").read_text())
     assert meta["method"] == "tiny" and meta["hypothetical"] is False
     assert meta["target"] == 1 and meta["target_name"] == "WT" and meta["class_names"] == ["KO", "WT"]
-    assert meta["params"] == {"rc_average": False, "seed": 0, "chunk_size": 5}
+    assert meta["params"] == {"scale": 1.0, "rc_average": False, "seed": 0, "chunk_size": 5}  # defaults recorded
     assert meta["model_identity"].startswith("wtko_cnn@")
     aset = AttributionSet.load(d)
     r = aset.regions
@@ -172,3 +174,21 @@ def test_convergence_deltas_are_recorded_across_chunks(tmp_path, registry):
     assert cd["n"] == 16
     assert cd["mean_abs"] == pytest.approx(float(n_a.mean()), rel=1e-6)
     assert cd["max_abs"] == pytest.approx(float(n_a.max()), rel=1e-6)
+
+
+def test_store_of_other_method_defaults_is_not_resumed(tmp_path, tiny_plugin, caplog):
+    """A store made when the method had other defaults (e.g. an older package) starts afresh."""
+    import wtko_captum.attribute_dataset as ad
+
+    site, calls = tiny_plugin
+    model_path, data, _ = make_prepared(tmp_path, n=30)
+    out = tmp_path / "attr"
+    attribute_prepared(model_path, data, out, ["tiny"], chunk_size=4, seed=7, target="pred")
+    real = ad.method_defaults
+    try:
+        ad.method_defaults = lambda func: {**real(func), "scale": 2.0}  # the defaults changed
+        with caplog.at_level(logging.INFO, logger="wtko_captum"):
+            attribute_prepared(model_path, data, out, ["tiny"], chunk_size=4, seed=7, target="pred")
+    finally:
+        ad.method_defaults = real
+    assert "resuming" not in caplog.text and "params" in caplog.text

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import __version__
 from .errors import InputError
 
 log = logging.getLogger("wtko_captum.attribute")
@@ -29,6 +30,20 @@ log = logging.getLogger("wtko_captum.attribute")
 #: environment variable for crash tests: "after:K" kills the process (SIGKILL) once K chunks
 #: are stored in this process; "mid:K" kills it while chunk K is written but not yet marked done.
 DEBUG_KILL_ENV = "WTKO_DEBUG_KILL"
+
+
+_COMMON = {"target", "batch_size", "device", "random_state", "verbose", "deltas_out", "args"}
+
+
+def method_defaults(func) -> dict:
+    """The method's own keyword defaults (JSON-safe), e.g. ``{"n_shuffles": 10, "centre": True}``."""
+    out = {}
+    for name, p in inspect.signature(func).parameters.items():
+        if name in _COMMON or p.default is inspect.Parameter.empty or name in ("model", "X"):
+            continue
+        v = p.default
+        out[name] = v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+    return out
 
 
 def chunk_seed(seed, chunk_index: int):
@@ -163,10 +178,14 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
         info = method_info(func)
         # methods that report completeness (e.g. integrated gradients' convergence delta)
         takes_deltas = "deltas_out" in inspect.signature(func).parameters
-        params = {**used, "rc_average": bool(rc_average), "seed": seed, "chunk_size": int(chunk_size)}
+        # effective options (the method's defaults included) so meta.json says exactly what ran and
+        # a store made with other defaults (another package version) is not resumed
+        params = {**method_defaults(func), **used, "rc_average": bool(rc_average), "seed": seed,
+                  "chunk_size": int(chunk_size)}
         target_label = target.lower() if target_index is None else target_index
         key = {"model_identity": identity or model_src, "method": name, "target": str(target_label),
-               "params": params, "data": fingerprint, "n": int(len(X)), "split": split}
+               "params": params, "data": fingerprint, "n": int(len(X)), "split": split,
+               "package_version": __version__}
         meta = {"method": name, "hypothetical": bool(info.hypothetical), "target": target_label,
                 "target_name": (names[target_index] if target_index is not None and names else target_label),
                 "params": params, "model_identity": identity, "model": model_src,
