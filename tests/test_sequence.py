@@ -43,3 +43,12 @@ def test_pad_center_pads_and_trims_symmetrically():
     assert padded == "NNACGNNN" and left == 2
     trimmed, left = pad_center("AACCGGTT", 4)
     assert trimmed == "CCGG" and left == -2
+
+
+def test_consensus_of_4_and_5_row_matrices():
+    from wtko_captum.sequence import consensus
+
+    probs = one_hot(["ACGTA"])[0] * 0.7 + 0.075  # argmax is the one-hot letter
+    assert consensus(probs) == "ACGTA"
+    counts5 = np.array([[0, 5], [1, 0], [0, 0], [2, 0], [9, 1]])  # A,C,G,T,N rows
+    assert consensus(counts5) == "NA"

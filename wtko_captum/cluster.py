@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, WtkoError
-from .sequence import encode_indices
+from .sequence import consensus, encode_indices
 
 log = logging.getLogger(__name__)
 
@@ -324,12 +324,6 @@ def information_content(probs: np.ndarray) -> np.ndarray:
     """``(W,)`` bits per column of a ``(4, W)`` probability matrix (uniform background)."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1)
     return 2 + (p * np.log2(p)).sum(axis=0)
-
-
-def consensus(counts: np.ndarray) -> str:
-    """Most frequent letter per column of ``(4 or 5, W)`` counts (rows A,C,G,T[,N])."""
-    letters = "ACGTN"[: counts.shape[0]]
-    return "".join(letters[i] for i in np.asarray(counts).argmax(axis=0))
 
 
 def core_span(counts: np.ndarray, ic_threshold: float = 0.3, min_coverage: float = 0.5,

@@ -18,13 +18,14 @@ a recurring motif, reported with its JASPAR matches.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .sequence import consensus
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def first_conv(model):
 
 def weight_consensus(weights: np.ndarray) -> list[str]:
     """Argmax base per column of ``(F, 4, w)`` filter weights."""
-    return ["".join("ACGT"[i] for i in w.argmax(axis=0)) for w in np.asarray(weights)]
+    return [consensus(w) for w in np.asarray(weights)]
 
 
 def filter_motifs_one(model, X: np.ndarray, *, threshold: float = 0.5, batch_size: int = 256,

@@ -54,6 +54,14 @@ def decode(X: np.ndarray) -> list[str]:
     return [letters[row].tobytes().decode("ascii") for row in idx]
 
 
+def consensus(matrix) -> str:
+    """Argmax letter of each column of a ``(4, W)`` (A,C,G,T) or ``(5, W)`` (A,C,G,T,N) matrix
+    of counts, probabilities or weights; ties go to the first letter."""
+    matrix = np.asarray(matrix)
+    letters = "ACGTN"[: matrix.shape[0]]
+    return "".join(letters[i] for i in matrix.argmax(axis=0))
+
+
 def reverse_complement(seq: str) -> str:
     """Reverse complement of a DNA string (case kept, N stays N)."""
     return seq.translate(_COMPLEMENT)[::-1]

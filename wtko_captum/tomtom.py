@@ -43,6 +43,7 @@ import pandas as pd
 
 from .errors import InputError
 from .motif_db import load_motifs
+from .sequence import consensus
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,6 @@ def _as_probabilities(key: str, m: np.ndarray) -> np.ndarray:
         raise InputError(f"motif {key!r} is all zeros")
     m = np.where(total > 0, m / np.where(total > 0, total, 1.0), 0.25)
     return np.ascontiguousarray(m)
-
-
-def consensus(pwm: np.ndarray) -> str:
-    """Most probable base of each column of a ``(4, W)`` matrix (ties: first of A,C,G,T)."""
-    return "".join("ACGT"[i] for i in np.asarray(pwm).argmax(axis=0))
 
 
 def split_key(key: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 
 from wtko_captum.errors import InputError
+from wtko_captum.sequence import consensus
 
 log = logging.getLogger("wtko_captum.insert")
 
@@ -24,11 +25,6 @@ _CONSENSUS = re.compile(r"^[ACGTN]+$", re.IGNORECASE)
 
 
 # ---- motifs -----------------------------------------------------------------------------------
-def consensus(pwm: np.ndarray) -> str:
-    """Argmax base per column of a ``(4, W)`` probability matrix (rows A, C, G, T)."""
-    return "".join("ACGT"[i] for i in np.asarray(pwm).argmax(axis=0))
-
-
 def resolve_motif(spec: str, motif_file=None) -> tuple[str, str]:
     """``(label, consensus)`` for a consensus string or a motif id / name.
 
@@ -41,21 +37,9 @@ def resolve_motif(spec: str, motif_file=None) -> tuple[str, str]:
         raise InputError("empty motif")
     if _CONSENSUS.match(spec) and not spec.lower().startswith("jaspar:"):
         return spec.upper(), spec.upper()
-    motifs = None
-    try:
-        from wtko_captum.motif_db import find_motif, load_motifs
-    except ImportError:  # motif_db not available: read the MEME file directly
-        from memelite.io import read_meme
+    from wtko_captum.motif_db import find_motif, load_motifs
 
-        path = motif_file or Path(__import__("wtko_captum").__file__).parent / "data/motifs/JASPAR2020_CORE_vertebrates.meme"
-        motifs = {k: np.asarray(v) for k, v in read_meme(str(path)).items()}
-        q = spec[len("jaspar:"):] if spec.lower().startswith("jaspar:") else spec
-        hits = [k for k in motifs if k == q or k.split()[0] == q or k.split(maxsplit=1)[-1].lower() == q.lower()]
-        if len(hits) != 1:
-            raise InputError(f"motif {spec!r} not found (or ambiguous) in {path}")
-        return hits[0], consensus(motifs[hits[0]])
-    if motif_file is not None:
-        motifs = load_motifs(motif_file)
+    motifs = load_motifs(motif_file) if motif_file is not None else None
     key, pwm = find_motif(motifs, spec)
     return key, consensus(pwm)
 

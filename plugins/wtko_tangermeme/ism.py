@@ -225,7 +225,6 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
         rf = model.receptive_field
         last = (Lp - 1) * J + rf  # bases at or past this are dropped by the pools: score 0
         M1 = (L - w1 + 1) // k1  # pooled length after block 1
-        L2 = M1 - w2 + 1
         # per residue g = p mod J: window offsets relative to q = p // J
         groups = []
         for g in range(J):
@@ -244,7 +243,6 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
             starts = tqdm(starts, desc="ism", unit="chunk")
         for c0 in starts:
             Xc = X[c0:c0 + chunk].to(dev)
-            n_c = len(Xc)
             # the unedited sequences, layer by layer (the model's own modules), channels last;
             # positions no pool window reads are set to -inf (ReLU -> 0: no change flows)
             z1 = bn1(conv1(Xc))[..., :M1 * k1]
