@@ -7,11 +7,13 @@ STAMP  := $(VENV)/.wtko-installed
 
 .PHONY: demo test test-quick bench install clean
 
-$(STAMP): pyproject.toml constraints.txt
+PLUGINS := plugins/wtko_tangermeme plugins/wtko_modisco plugins/wtko_pgt
+
+$(STAMP): pyproject.toml constraints.txt $(addsuffix /pyproject.toml,$(PLUGINS))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -c constraints.txt -e ".[test]" $(addprefix -e ,$(PLUGINS))
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 

@@ -81,14 +81,14 @@ def main(argv=None):
     from tangermeme.deep_lift_shap import deep_lift_shap
     import tangermeme.saturation_mutagenesis as tsm
 
-    from wtko_captum.device import resolve_device
-    from wtko_captum.methods._references import make_references
-    from wtko_captum.methods.deeplift import deeplift
-    from wtko_captum.methods.deeplift_shap import deeplift_shap
-    from wtko_captum.methods.grad_cam import grad_cam
-    from wtko_captum.methods.input_x_gradient import input_x_gradient
-    from wtko_captum.methods.integrated_gradients import integrated_gradients
-    from wtko_captum.methods.saliency import saliency
+    from wtko_captum.core.device import resolve_device
+    from wtko_captum.attribution.methods._references import make_references
+    from wtko_captum.attribution.methods.deeplift import deeplift
+    from wtko_captum.attribution.methods.deeplift_shap import deeplift_shap
+    from wtko_captum.attribution.methods.grad_cam import grad_cam
+    from wtko_captum.attribution.methods.input_x_gradient import input_x_gradient
+    from wtko_captum.attribution.methods.integrated_gradients import integrated_gradients
+    from wtko_captum.attribution.methods.saliency import saliency
     from wtko_captum.models.wtko_cnn import WTKOCNN
     from wtko_tangermeme.ism import ism
 

@@ -111,7 +111,7 @@ def run_bare(s, sizes, out: Path):
 def child(args) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from track_exporters.bigwig import write_bigwig
-    from wtko_captum.genome import read_chrom_sizes
+    from wtko_captum.core.genome import read_chrom_sizes
 
     sizes = read_chrom_sizes(HG19)
     step = 300 if args.case.startswith("overlap") else 1000

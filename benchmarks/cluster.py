@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/cluster.py --n 60000 --data realistic
 
 Not a test. Two simulated k-mer sets (k = 20), each clustered by
-:func:`wtko_captum.cluster.cluster_kmers` (``--clusters`` 10, default ``exact_limit``):
+:func:`wtko_captum.motifs.cluster.cluster_kmers` (``--clusters`` 10, default ``exact_limit``):
 
 * ``realistic``: saliency k-mers are dominated by motif instances. 75% of the k-mers carry
   one site sampled from a bundled JASPAR 2020 PWM of six TFs with unequal shares (FOS::JUN
@@ -55,7 +55,7 @@ def simulate_realistic(n: int, k: int = 20, background: float = 0.25, max_shift:
                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(n, k)`` int8 base indices of motif-dominated k-mers and ``(n,)`` source (TF index in
     :data:`TFS`, ``len(TFS)`` = background); see the module docstring."""
-    from wtko_captum.motif_db import find_motif, load_motifs
+    from wtko_captum.core.motif_db import find_motif, load_motifs
 
     db = load_motifs()
     rng = np.random.default_rng(seed)
@@ -96,7 +96,7 @@ def as_strings(idx: np.ndarray) -> list[str]:
 
 def child(args) -> None:
     """Full run in this process: writes labels (.npy) and a JSON line of measurements."""
-    from wtko_captum.cluster import cluster_kmers
+    from wtko_captum.motifs.cluster import cluster_kmers
 
     kmers = as_strings(simulate(args.data, args.n, args))
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -111,9 +111,9 @@ def child(args) -> None:
 
 def exact_other_ties(idx: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
     """Exact average linkage of ``idx`` with ties broken in another (seeded random) order of
-    the distinct k-mers instead of :func:`~wtko_captum.cluster.cluster_labels`' sorted order:
+    the distinct k-mers instead of :func:`~wtko_captum.motifs.cluster.cluster_labels`' sorted order:
     an equally exact partition."""
-    from wtko_captum.cluster import cut_linkage, onehot5, weighted_average_linkage
+    from wtko_captum.motifs.cluster import cut_linkage, onehot5, weighted_average_linkage
 
     unique, inverse, copies = np.unique(idx, axis=0, return_inverse=True, return_counts=True)
     order = np.random.default_rng(seed).permutation(len(unique))
@@ -126,7 +126,7 @@ def exact_other_ties(idx: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
 def evaluate(data: str, args) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
 
-    from wtko_captum.cluster import cluster_labels
+    from wtko_captum.motifs.cluster import cluster_labels
 
     with tempfile.TemporaryDirectory() as tmp:
         lab_path = Path(tmp) / "labels.npy"

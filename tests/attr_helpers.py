@@ -49,7 +49,7 @@ def make_prepared(tmp: Path, n: int = 22, length: int = 120, seed: int = 0, n_te
     The first ``n_test`` rows (default 3/4) are split "test" on chr6, the rest "train" on chr1.
     Returns ``(model_path, data_dir, sequences)``.
     """
-    from wtko_captum.checkpoint import save_checkpoint
+    from wtko_captum.core.checkpoint import save_checkpoint
 
     tmp = Path(tmp)
     d = tmp / "data"
@@ -78,7 +78,7 @@ def make_prepared(tmp: Path, n: int = 22, length: int = 120, seed: int = 0, n_te
 TINY_PLUGIN = '''
 """A third-party attribution method, installed only through an entry point."""
 import torch
-from wtko_captum.registry import attribution_method
+from wtko_captum.core.registry import attribution_method
 
 IMPORTED = True
 

@@ -48,7 +48,7 @@ def tiny_wtko():
 @pytest.fixture
 def registry():
     """An isolated copy of the plugin registry: what a test registers does not leak."""
-    from wtko_captum.registry import Registry, get_registry, use_registry
+    from wtko_captum.core.registry import Registry, get_registry, use_registry
 
     reg = Registry()
     for kind in ("attributions", "exporters", "readers", "models"):
@@ -75,9 +75,9 @@ SIM_TRAIN = dict(epochs=10, patience=4, batch_size=32, accumulation=1, lr=3e-3, 
 
 
 def _simulated_run(root: Path, preset: str, n: int = 600, length: int = 200, seed: int = 0) -> dict:
-    from wtko_captum.prepare import prepare
-    from wtko_captum.simulate import simulate
-    from wtko_captum.train import train
+    from wtko_captum.preparation.prepare import prepare
+    from wtko_captum.preparation.simulate import simulate
+    from wtko_captum.training.train import train
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # threads spin against each other on a busy 2-core machine

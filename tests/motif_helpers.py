@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.sequence import one_hot, reverse_complement
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.core.sequence import one_hot, reverse_complement
 
 #: planted sites: GATA in class 1 (WT), AP-1 in class 0 (KO)
 PLANTED = {"GATA": "AGATAAGA", "AP1": "ATGACTCAT"}

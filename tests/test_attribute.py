@@ -7,12 +7,13 @@ import pytest
 import torch
 
 import wtko_captum as wc
+from wtko_captum.attribution.attribute import predicted_classes
 from attr_helpers import make_model
 from conftest import random_onehot
-from wtko_captum.contract import ContractError, check_method
-from wtko_captum.errors import InputError, PluginError, WtkoError
-from wtko_captum.registry import attribution_method
-from wtko_captum.sequence import decode, reverse_complement_onehot
+from wtko_captum.attribution.contract import ContractError, check_method
+from wtko_captum.core.errors import InputError, PluginError, WtkoError
+from wtko_captum.core.registry import attribution_method
+from wtko_captum.core.sequence import decode, reverse_complement_onehot
 
 
 @attribution_method(hypothetical=True)
@@ -72,7 +73,7 @@ def test_pred_target_uses_each_sequences_predicted_class(reg, model, X):
     assert 0 < int(pred.sum()) < len(X), "fixture should predict both classes"
     got = wc.attribute(model, X, "grad_test", target="pred")
     torch.testing.assert_close(got, hand_grad(model, X, pred), rtol=1e-5, atol=1e-7)
-    np.testing.assert_array_equal(wc.attribute.predicted_classes(model, X), pred.numpy())
+    np.testing.assert_array_equal(predicted_classes(model, X), pred.numpy())
 
 
 def test_diff_target_is_logit_wt_minus_ko(reg, model, X):
@@ -82,7 +83,7 @@ def test_diff_target_is_logit_wt_minus_ko(reg, model, X):
 
 
 def test_diff_wrapper_keeps_extra_outputs_and_layers(model, X):
-    from wtko_captum.targets import LogitDiff
+    from wtko_captum.core.targets import LogitDiff
 
     w = LogitDiff(model, 1, 0)
     y, att = w(X, return_attention=True)

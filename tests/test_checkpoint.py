@@ -6,9 +6,9 @@ import pickle
 import pytest
 import torch
 
-from wtko_captum.checkpoint import load_model, read_checkpoint, save_checkpoint
+from wtko_captum.core.checkpoint import load_model, read_checkpoint, save_checkpoint
 from wtko_captum.cli import main
-from wtko_captum.errors import CheckpointError
+from wtko_captum.core.errors import CheckpointError
 from wtko_captum.models.wtko_cnn import WTKOCNN
 
 
@@ -64,8 +64,8 @@ def test_pickle_carrying_code_is_refused_and_not_executed(tmp_path, how):
         load_model(bad)
     assert not marker.exists()
     # and through the CLI on real prepared data: exit 2, no output directory
-    from wtko_captum.prepare import prepare
-    from wtko_captum.simulate import simulate
+    from wtko_captum.preparation.prepare import prepare
+    from wtko_captum.preparation.simulate import simulate
 
     sim = simulate("two-motif", tmp_path / "sim", n=20, length=120)
     prepare(tmp_path / "data", wt=[sim["wt"]], ko=[sim["ko"]], width=120)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from wtko_captum.cluster import (align_kmers, cluster_kmers, cluster_labels, core_span, count_matrix,
+from wtko_captum.motifs.cluster import (align_kmers, cluster_kmers, cluster_labels, core_span, count_matrix,
                                  cut_linkage, encode_kmers, onehot5, weighted_average_linkage,
                                  write_clusters)
-from wtko_captum.motif_db import find_motif, load_motifs
-from wtko_captum.sequence import reverse_complement
+from wtko_captum.core.motif_db import find_motif, load_motifs
+from wtko_captum.core.sequence import reverse_complement
 
 FOSJUN, KLF4, GATA1 = "MA0099.3", "MA0039.4", "MA0035.4"
 
@@ -213,7 +213,7 @@ def test_distance_threshold_and_errors():
     kmers, truth = planted(n_per=30)
     res = cluster_kmers(kmers, n_clusters=None, distance_threshold=0.7)
     assert res.labels.max() >= 2
-    from wtko_captum.errors import InputError
+    from wtko_captum.core.errors import InputError
 
     with pytest.raises(InputError):
         cluster_kmers(kmers, n_clusters=3, distance_threshold=0.5)
@@ -228,7 +228,7 @@ def test_count_matrix_counts_N():
 
 @pytest.fixture(scope="module")
 def two_motif_saliency(two_motif_run, tmp_path_factory):
-    from wtko_captum.attribute_dataset import attribute_prepared
+    from wtko_captum.attribution.attribute_prepared import attribute_prepared
 
     out = tmp_path_factory.mktemp("two_motif_attr")
     return attribute_prepared(two_motif_run["model"], two_motif_run["data"], out, ["saliency"],
@@ -239,9 +239,9 @@ def test_ground_truth_two_motif_clusters_recover_both_planted_motifs(two_motif_s
     """Trained model on two-motif (WT: KLF4 MA0039.4, KO: FOS::JUN MA0099.3): the paper's
     saliency k-mers, clustered and aligned, give cluster motifs whose top-3 Tomtom matches in
     JASPAR include both planted TF families at q < 0.05, each from k-mers of its own class."""
-    from wtko_captum.attribution_set import AttributionSet
-    from wtko_captum.cluster import alignment_report
-    from wtko_captum.kmers import saliency_kmers
+    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.motifs.cluster import alignment_report
+    from wtko_captum.motifs.kmers import saliency_kmers
 
     km = saliency_kmers(AttributionSet.load(two_motif_saliency))
     res = cluster_kmers(km, n_clusters=10)
@@ -265,7 +265,7 @@ def test_ground_truth_two_motif_clusters_recover_both_planted_motifs(two_motif_s
 
 def test_cli_kmers_writes_all_outputs(two_motif_saliency, tmp_path):
     from wtko_captum.cli import main
-    from wtko_captum.kmers import read_kmers
+    from wtko_captum.motifs.kmers import read_kmers
 
     out = tmp_path / "motifs"
     assert main(["kmers", str(two_motif_saliency), "-o", str(out), "-q", "--clusters", "6"]) == 0

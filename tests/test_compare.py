@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from motif_helpers import PLANTED, planted_attrset
-from wtko_captum.compare import compare, points_in_intervals
-from wtko_captum.errors import InputError
-from wtko_captum.sequence import one_hot, reverse_complement
+from wtko_captum.motifs.compare import compare, points_in_intervals
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import one_hot, reverse_complement
 
 
 def _pfm(sites):
@@ -20,8 +20,8 @@ def dirs(tmp_path_factory):
     """A k-mer directory from the real kmers/cluster code on the planted set, and a modisco
     directory built from the planted sites (seqlets = the sites of 80% of the sequences)."""
     from track_exporters.meme import write_meme
-    from wtko_captum.cluster import cluster_kmers, write_clusters
-    from wtko_captum.kmers import saliency_kmers
+    from wtko_captum.motifs.cluster import cluster_kmers, write_clusters
+    from wtko_captum.motifs.kmers import saliency_kmers
 
     tmp = tmp_path_factory.mktemp("compare")
     aset, genome, sites = planted_attrset()

@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import binomtest
 
 from wtko_captum.cli import main
-from wtko_captum.pipeline import apply_overrides, load_config
-from wtko_captum.errors import InputError
+from wtko_captum.pipeline.run import apply_overrides, load_config
+from wtko_captum.core.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_demo_writes_every_stage(demo_run):
 def test_demo_tracks_hold_attributions_at_their_coordinates(demo_run):
     import pyBigWig
 
-    from wtko_captum.attribution_set import AttributionSet
+    from wtko_captum.core.attribution_set import AttributionSet
 
     a = AttributionSet.load(demo_run / "attr/saliency")
     bw = pyBigWig.open(str(demo_run / "tracks/saliency.projected.bw"))

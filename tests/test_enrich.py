@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
 
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.enrich import enrich, kmer_enrichment, motif_enrichment, top_for_class
-from wtko_captum.errors import InputError
-from wtko_captum.sequence import one_hot
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.motifs.enrich import enrich, kmer_enrichment, motif_enrichment, top_for_class
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import one_hot
 
 MAF_FAMILY = re.compile(r"MAF|NFE2|NRL|BACH", re.I)
 POU_SOX = re.compile(r"POU|SOX", re.I)
@@ -21,7 +21,7 @@ AP1 = re.compile(r"^(FOS|FOSL\d|JUN[BD]?|JDP2|BATF\d?|ATF3)(::|\(|$)", re.I)
 @pytest.fixture(scope="module")
 def oct4_mafk(tmp_path_factory):
     """The real Oct4 / MafK ChIP-seq peaks (janggu), prepared with MafK as class 1."""
-    from wtko_captum.prepare import prepare
+    from wtko_captum.preparation.prepare import prepare
 
     d = tmp_path_factory.mktemp("om") / "data"
     src = __import__("pathlib").Path(__file__).parent / "data" / "sequences" / "oct4_mafk_small"
@@ -52,8 +52,8 @@ def test_oct4_mafk_finds_maf_and_pou_sox(oct4_mafk, tmp_path):
 def test_two_motif_simulation_ranks_planted_motifs(tmp_path):
     """WT carries KLF4 (MA0039.4), KO FOS::JUN (MA0099.3): each class's top motif is the
     planted one or its AP-1 family member."""
-    from wtko_captum.prepare import prepare
-    from wtko_captum.simulate import simulate
+    from wtko_captum.preparation.prepare import prepare
+    from wtko_captum.preparation.simulate import simulate
 
     simulate("two-motif", tmp_path / "sim", n=200, length=200, seed=0)
     prepare(tmp_path / "data", wt=[tmp_path / "sim" / "WT.fa"], ko=[tmp_path / "sim" / "KO.fa"], width=200)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from wtko_captum.checkpoint import save_checkpoint
+from wtko_captum.core.checkpoint import save_checkpoint
 from wtko_captum.cli import main
-from wtko_captum.errors import CheckpointError
-from wtko_captum.evaluate import evaluate
+from wtko_captum.core.errors import CheckpointError
+from wtko_captum.training.evaluate import evaluate
 from wtko_captum.models.wtko_cnn import WTKOCNN
 
 
@@ -50,7 +50,7 @@ def test_metrics_match_predictions(evaluated, two_motif_run):
     assert m.sum() == 240 and m[1, 1] == ((pred["class"] == "WT") & (pred["predicted"] == "WT")).sum()
     assert (out / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     # predictions carry genome coordinates: the window re-extracted from the genome is the sequence
-    from wtko_captum.dataset import read_fasta_records
+    from wtko_captum.core.dataset import read_fasta_records
 
     genome = dict(read_fasta_records(two_motif_run["genome"]))
     seqs = dict(read_fasta_records(two_motif_run["data"] / "sequences.fa"))

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from conftest import random_onehot
-from wtko_captum.attribution_set import AttributionSet
+from wtko_captum.core.attribution_set import AttributionSet
 from wtko_captum.cli import main
 
 

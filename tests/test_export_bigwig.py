@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from conftest import random_onehot
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.errors import InputError
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.core.errors import InputError
 
 pyBigWig = pytest.importorskip("pyBigWig")
 

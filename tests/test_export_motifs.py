@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import wtko_captum
-from wtko_captum.errors import InputError
+from wtko_captum.core.errors import InputError
 
 JASPAR = Path(wtko_captum.__file__).parent / "data/motifs/JASPAR2020_CORE_vertebrates.meme"
 

@@ -1,7 +1,7 @@
 """Ground truth for the attribution methods (issue 3, item 4): on the ``agentbind`` simulation
 (GATA1 at the centre of every sequence, 1-3 TAL1::TCF3 sites in positives only) and a model
 trained on it, every method's top-5% bases fall in the planted TAL1 sites far above chance;
-AgentBind's explainer metrics (wtko_captum.benchmark_explainers) per method.
+AgentBind's explainer metrics (wtko_captum.benchmark.explainers) per method.
 
 Per-base rule, one for all methods: ``maxabs`` = max over the 4 channels of |attr| (for
 projected methods: |attr| on the observed base; for hypothetical ones the largest |score| at
@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import torch
 
-from wtko_captum.benchmark_explainers import (motif_instances, per_base_importance, score_explainer,
+from wtko_captum.benchmark.explainers import (motif_instances, per_base_importance, score_explainer,
                                               sites_mask, top_mask)
-from wtko_captum.errors import InputError
+from wtko_captum.core.errors import InputError
 
 N_POSITIVES = 100  # first positives (WT) of the test split (it holds 120)
 
@@ -47,9 +47,9 @@ MIN_ENRICHMENT_DEFAULT = 4.0
 @pytest.fixture(scope="module")
 def agentbind_positives(agentbind_run):
     """(model, X (N,4,L) tensor, TAL1 mask, TAL1 instances, GATA1 mask) of the test positives."""
-    from wtko_captum.checkpoint import load_model
-    from wtko_captum.dataset import load_prepared
-    from wtko_captum.simulate import read_ground_truth
+    from wtko_captum.core.checkpoint import load_model
+    from wtko_captum.core.dataset import load_prepared
+    from wtko_captum.preparation.simulate import read_ground_truth
 
     test = load_prepared(agentbind_run["data"]).split("test")
     pos = test.subset(test.y == 1)
@@ -63,7 +63,7 @@ def agentbind_positives(agentbind_run):
 @pytest.fixture(scope="module")
 def benchmark(agentbind_positives):
     """One row per method: run time and AgentBind's metrics on TAL1 (and top-5% in GATA1)."""
-    from wtko_captum.attribute import attribute
+    from wtko_captum.attribution.attribute import attribute
 
     model, X, tal1, sites, gata1 = agentbind_positives
     rows = []
@@ -98,7 +98,7 @@ def test_grad_cam_layer_matters(agentbind_positives):
     """Grad-CAM on the rectified feature maps (relu1) finds TAL1; on conv1's raw output
     (before BatchNorm and ReLU) the pooled-gradient weights multiply signed, offset
     activations, and the map is no better than chance here (reported, measured ~0.3x)."""
-    from wtko_captum.attribute import attribute
+    from wtko_captum.attribution.attribute import attribute
 
     model, X, tal1, sites, _ = agentbind_positives
     X = X[:40]

@@ -34,9 +34,9 @@ def family(name: str) -> str | None:
 @pytest.fixture(scope="module")
 def motif_chain(two_motif_run, tmp_path_factory):
     """attribute (deeplift_shap + saliency, test split: 240 sequences) -> modisco, kmers, compare."""
-    from wtko_captum.attribute_dataset import attribute_prepared
-    from wtko_captum.compare import compare
-    from wtko_captum.kmers import kmer_motifs
+    from wtko_captum.attribution.attribute_prepared import attribute_prepared
+    from wtko_captum.motifs.compare import compare
+    from wtko_captum.motifs.kmers import kmer_motifs
     from wtko_modisco import run_modisco
 
     tmp = tmp_path_factory.mktemp("ground_truth_motifs")
@@ -50,7 +50,7 @@ def motif_chain(two_motif_run, tmp_path_factory):
 
 
 def _sites(two_motif_run, motif_name):
-    from wtko_captum.simulate import read_ground_truth
+    from wtko_captum.preparation.simulate import read_ground_truth
 
     truth = read_ground_truth(two_motif_run["truth"])
     return truth[truth["motif_name"] == motif_name]
@@ -70,7 +70,7 @@ def _overlaps(rows: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
 def test_modisco_patterns_recover_both_planted_motifs(motif_chain, two_motif_run):
     """Each planted motif is a pos pattern whose top-3 Tomtom matches include its TF family
     at q < 0.05; the pattern's seqlets come from the motif's class and lie on planted sites."""
-    from wtko_captum.tomtom import best_matches, read_tomtom
+    from wtko_captum.motifs.tomtom import best_matches, read_tomtom
 
     res = motif_chain["modisco"]
     tt = best_matches(read_tomtom(motif_chain["tmp"] / "modisco" / "tomtom.tsv"), n=3)

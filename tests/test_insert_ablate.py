@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from attr_helpers import make_prepared
-from wtko_captum.errors import InputError
-from wtko_captum.sequence import one_hot, reverse_complement
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import one_hot, reverse_complement
 from wtko_tangermeme.ablate import ablate, kmer_spans, parse_positions
 from wtko_tangermeme.insert import background_sequences, consensus, insert_motifs, resolve_motif
 
@@ -64,7 +64,7 @@ def test_insertion_equals_hand_substitution_and_known_answer(X):
 
 
 def test_jaspar_ids_resolve_to_argmax_consensus():
-    from wtko_captum.motif_db import find_motif
+    from wtko_captum.core.motif_db import find_motif
 
     key, cons = resolve_motif("jaspar:MA0099.3")
     assert key == "MA0099.3 FOS::JUN" and cons == consensus(find_motif(None, "MA0099.3")[1])
@@ -78,7 +78,7 @@ def test_backgrounds(tmp_path):
     _, data, seqs = make_prepared(tmp_path)  # 16 test rows, labels alternate KO/WT
     Xs, desc = background_sequences(data, background="shuffle", seed=1)
     assert Xs.shape == (16, 4, 120) and "dinucleotide-shuffled" in desc
-    from wtko_captum.dataset import load_prepared
+    from wtko_captum.core.dataset import load_prepared
 
     real = load_prepared(data).split("test").X
     # composition kept, order changed (tangermeme dinucleotide shuffle)

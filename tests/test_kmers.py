@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.errors import InputError
-from wtko_captum.kmers import KMER_COLUMNS, kmers_bed, saliency_kmers, top_positions
-from wtko_captum.sequence import decode, one_hot
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.core.errors import InputError
+from wtko_captum.motifs.kmers import KMER_COLUMNS, kmers_bed, saliency_kmers, top_positions
+from wtko_captum.core.sequence import decode, one_hot
 
 
 def _attrset(seqs, peaks, starts=None, chrom="chr2"):

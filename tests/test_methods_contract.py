@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from conftest import random_onehot
-from wtko_captum.contract import check_method
-from wtko_captum.registry import get_registry
+from wtko_captum.attribution.contract import check_method
+from wtko_captum.core.registry import get_registry
 
 METHODS = ["saliency", "input_x_gradient", "integrated_gradients", "deeplift", "deeplift_shap",
            "grad_cam", "guided_grad_cam", "attention", "ism"]

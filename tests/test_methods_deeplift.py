@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from conftest import random_onehot
-from wtko_captum.methods._references import make_references
-from wtko_captum.methods.deeplift import deeplift
-from wtko_captum.methods.deeplift_shap import deeplift_shap
+from wtko_captum.attribution.methods._references import make_references
+from wtko_captum.attribution.methods.deeplift import deeplift
+from wtko_captum.attribution.methods.deeplift_shap import deeplift_shap
 
 
 def _f(model, X, target):
@@ -128,8 +128,8 @@ def _rule_grads(make, module, x_in, r_in, g):
 def test_fused_kernels_equal_torch_rules(kind, monkeypatch):
     """The numba kernels compute the same multipliers as the torch versions of the rules,
     ties inside pooling windows, exactly-zero changes and |x - r| < 1e-6 included."""
-    from wtko_captum.methods import _exact_deeplift as E
-    from wtko_captum.methods import _kernels
+    from wtko_captum.attribution.methods import _exact_deeplift as E
+    from wtko_captum.attribution.methods import _kernels
 
     gen = torch.Generator().manual_seed(0)
     B, K, C, L = 3, 4, 5, 41  # odd L: the last position is dropped by the pool
@@ -153,7 +153,7 @@ def test_fused_kernels_equal_torch_rules(kind, monkeypatch):
 
 
 def test_deeplift_shap_same_with_and_without_fused_kernels(tiny_wtko, monkeypatch):
-    from wtko_captum.methods import _kernels
+    from wtko_captum.attribution.methods import _kernels
 
     X = torch.from_numpy(random_onehot(4, 120, seed=12))
     fused = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
@@ -165,7 +165,7 @@ def test_deeplift_shap_same_with_and_without_fused_kernels(tiny_wtko, monkeypatc
 @pytest.mark.parametrize("module", [nn.ELU(), nn.Sigmoid()])
 def test_elementwise_rule_other_activations(module):
     """Non-ReLU activations: the rescale ratio, and the derivative at x where |x - r| < 1e-6."""
-    from wtko_captum.methods import _exact_deeplift as E
+    from wtko_captum.attribution.methods import _exact_deeplift as E
 
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(2, 3, 8, generator=gen)

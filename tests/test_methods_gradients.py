@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from conftest import random_onehot
-from wtko_captum.methods._geometry import map_to_input
-from wtko_captum.methods._references import make_references
-from wtko_captum.methods.attention import attention
-from wtko_captum.methods.grad_cam import grad_cam, grad_cam_map, guided_grad_cam
-from wtko_captum.methods.input_x_gradient import input_x_gradient
-from wtko_captum.methods.integrated_gradients import integrated_gradients
-from wtko_captum.methods.saliency import saliency
+from wtko_captum.attribution.methods._geometry import map_to_input
+from wtko_captum.attribution.methods._references import make_references
+from wtko_captum.attribution.methods.attention import attention
+from wtko_captum.attribution.methods.grad_cam import grad_cam, grad_cam_map, guided_grad_cam
+from wtko_captum.attribution.methods.input_x_gradient import input_x_gradient
+from wtko_captum.attribution.methods.integrated_gradients import integrated_gradients
+from wtko_captum.attribution.methods.saliency import saliency
 
 
 def test_input_x_gradient_is_x_times_grad(tiny_wtko):
@@ -84,7 +84,7 @@ def test_map_to_input_mean_over_covering_windows():
 def test_map_to_input_equals_cover_matrix(geom):
     """The transposed-convolution form equals the explicit (Lp, L) cover-matrix mean, padding
     (start < 0), strides, windows past the end and uncovered bases included."""
-    from wtko_captum.methods._geometry import _cover
+    from wtko_captum.attribution.methods._geometry import _cover
 
     v = torch.randn(3, geom[0], generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(map_to_input(v, *geom[1:]), v @ _cover(*geom), rtol=1e-5, atol=1e-6)
@@ -146,7 +146,7 @@ def test_attention_mapped_through_receptive_field(tiny_wtko):
 def test_grad_cam_default_layer_is_the_rectified_first_conv(tiny_wtko):
     from captum.attr import LayerGradCam
 
-    from wtko_captum.methods.grad_cam import resolve_layer
+    from wtko_captum.attribution.methods.grad_cam import resolve_layer
 
     assert resolve_layer(tiny_wtko) is tiny_wtko.relu1
     X = torch.from_numpy(random_onehot(4, 120, seed=41))

@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 from conftest import random_onehot
-from wtko_captum.methods.saliency import per_position_maxabs, saliency
+from wtko_captum.attribution.methods.saliency import per_position_maxabs, saliency
 
 
 def test_saliency_equals_autograd_grad(tiny_wtko, device):

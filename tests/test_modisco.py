@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from motif_helpers import PLANTED, contains_motif, planted_attrset, write_fasta
-from wtko_captum.errors import InputError
-from wtko_captum.sequence import reverse_complement
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import reverse_complement
 
 
 @pytest.fixture(scope="module")

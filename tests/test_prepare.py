@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wtko_captum.dataset import load_prepared, read_fasta_records
-from wtko_captum.peaks import TableOptions, read_diff_table, read_peaks, read_regions, sniff_format
-from wtko_captum.prepare import prepare
+from wtko_captum.core.dataset import load_prepared, read_fasta_records
+from wtko_captum.preparation.peaks import TableOptions, read_diff_table, read_peaks, read_regions, sniff_format
+from wtko_captum.preparation.prepare import prepare
 
 DATA = Path(__file__).parent / "data"
 GENOME = DATA / "genomes" / "mouse_chr17_1Mb_region.fa"
@@ -325,8 +325,8 @@ def test_real_narrowpeak_files_parse_with_summits():
         assert (p.chrom, p.start, p.end) == (r[0], int(r[1]), int(r[2]))
         assert p.summit == int(r[1]) + int(r[9])
     # dm3 names chromosomes 'X', '2L': against a UCSC-style genome the hint says 'chrX'
-    from wtko_captum.errors import InputError
-    from wtko_captum.prepare import check_chroms
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.preparation.prepare import check_chroms
 
     dm3 = read_peaks(DATA / "peaks" / "dm3_test.first300.narrowPeak")
     with pytest.raises(InputError, match=r"dm3_test.first300.narrowPeak:1: .*did you mean 'chrX'.*\(got 'X'\)"):

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from wtko_captum.cli import main
-from wtko_captum.errors import InputError
-from wtko_captum.prepare import prepare
+from wtko_captum.core.errors import InputError
+from wtko_captum.preparation.prepare import prepare
 
 DATA = Path(__file__).parent / "data"
 GENOME = DATA / "genomes" / "mouse_chr17_1Mb_region.fa"

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from conftest import random_onehot
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.errors import InputError
-from wtko_captum.readers import (read_attribution_set, read_attributions, read_npz_pair,
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.readers import (read_attribution_set, read_attributions, read_npz_pair,
                                  read_torch_tensors)
 
 @pytest.fixture

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from attr_helpers import install_plugin, make_prepared, run_wtko
-from wtko_captum.errors import PluginError
-from wtko_captum.registry import Registry
+from wtko_captum.core.errors import PluginError
+from wtko_captum.core.registry import Registry
 
 
 @pytest.fixture
@@ -88,10 +88,10 @@ def test_third_party_method_listed_and_run_from_the_cli(tmp_path):
     assert "[projected, stochastic]" in line
     for name in ("attribution_set", "npz_pair", "torch_tensors", "wtko_cnn"):
         assert name in out
-    from wtko_captum.attribution_set import AttributionSet
-    from wtko_captum.attribute_dataset import chunk_seed
-    from wtko_captum.checkpoint import load_model
-    from wtko_captum.dataset import load_prepared
+    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.attribution.attribute_prepared import chunk_seed
+    from wtko_captum.core.checkpoint import load_model
+    from wtko_captum.core.dataset import load_prepared
 
     aset = AttributionSet.load(tmp_path / "attr" / "tiny")
     assert aset.method == "tiny" and aset.hypothetical is False and aset.target == 1
@@ -125,7 +125,7 @@ def test_cli_unknown_method_is_one_line_error(tmp_path, capsys):
 
 
 def _installed_methods():
-    from wtko_captum.registry import get_registry
+    from wtko_captum.core.registry import get_registry
 
     return get_registry().names("attributions")
 
@@ -135,8 +135,8 @@ def test_every_installed_method_passes_the_contract(name):
     """Built-in methods register through entry points and obey the method contract."""
     from attr_helpers import make_model
     from conftest import random_onehot
-    from wtko_captum.contract import check_method
-    from wtko_captum.registry import get_registry
+    from wtko_captum.attribution.contract import check_method
+    from wtko_captum.core.registry import get_registry
 
     func = get_registry().get("attributions", name)
     X = torch.from_numpy(random_onehot(3, 120, seed=11))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from wtko_captum.sequence import (decode, encode_indices, one_hot, pad_center,
+from wtko_captum.core.sequence import (decode, encode_indices, one_hot, pad_center,
                                   reverse_complement, reverse_complement_onehot)
 
 
@@ -46,7 +46,7 @@ def test_pad_center_pads_and_trims_symmetrically():
 
 
 def test_consensus_of_4_and_5_row_matrices():
-    from wtko_captum.sequence import consensus
+    from wtko_captum.core.sequence import consensus
 
     probs = one_hot(["ACGTA"])[0] * 0.7 + 0.075  # argmax is the one-hot letter
     assert consensus(probs) == "ACGTA"

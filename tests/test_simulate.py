@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wtko_captum.dataset import read_fasta_records
-from wtko_captum.errors import InputError
-from wtko_captum.motif_db import find_motif, load_motifs
-from wtko_captum.sequence import ALPHABET, reverse_complement
-from wtko_captum.simulate import MOTIF_COLUMNS, read_ground_truth, simulate
+from wtko_captum.core.dataset import read_fasta_records
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import find_motif, load_motifs
+from wtko_captum.core.sequence import ALPHABET, reverse_complement
+from wtko_captum.preparation.simulate import MOTIF_COLUMNS, read_ground_truth, simulate
 
 
 def _digest(d):

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from attr_helpers import install_plugin, make_prepared, run_wtko
-from wtko_captum.attribution_set import AttributionSet
-from wtko_captum.attribute_dataset import attribute_prepared
-from wtko_captum.store import AttributionStore, open_or_create
+from wtko_captum.core.attribution_set import AttributionSet
+from wtko_captum.attribution.attribute_prepared import attribute_prepared
+from wtko_captum.core.store import AttributionStore, open_or_create
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_export_contents(tmp_path, tiny_plugin):
 
 
 def test_other_model_in_out_dir_warns_with_both_identities(tmp_path, tiny_plugin, caplog):
-    from wtko_captum.checkpoint import load_model, save_checkpoint
+    from wtko_captum.core.checkpoint import load_model, save_checkpoint
     from attr_helpers import make_model
 
     model_path, data, _ = make_prepared(tmp_path)
@@ -155,7 +155,7 @@ def test_store_append_and_damaged_store(tmp_path):
 
 
 def test_convergence_deltas_are_recorded_across_chunks(tmp_path, registry):
-    from wtko_captum.registry import attribution_method
+    from wtko_captum.core.registry import attribution_method
 
     @attribution_method(hypothetical=True)
     def with_deltas(model, X, args=None, *, target=0, deltas_out=None):
@@ -167,7 +167,7 @@ def test_convergence_deltas_are_recorded_across_chunks(tmp_path, registry):
     model_path, data, _ = make_prepared(tmp_path)
     d = attribute_prepared(model_path, data, tmp_path / "a", ["with_deltas"], chunk_size=5, target=1)
     meta = json.loads((d["with_deltas"] / "meta.json").read_text())
-    from wtko_captum.dataset import load_prepared
+    from wtko_captum.core.dataset import load_prepared
 
     n_a = load_prepared(data).split("test").X[:, 0].sum(1) / 1000  # count of A per sequence
     cd = meta["convergence_delta"]
@@ -178,7 +178,7 @@ def test_convergence_deltas_are_recorded_across_chunks(tmp_path, registry):
 
 def test_store_of_other_method_defaults_is_not_resumed(tmp_path, tiny_plugin, caplog):
     """A store made when the method had other defaults (e.g. an older package) starts afresh."""
-    import wtko_captum.attribute_dataset as ad
+    import wtko_captum.attribution.attribute_prepared as ad
 
     site, calls = tiny_plugin
     model_path, data, _ = make_prepared(tmp_path, n=30)

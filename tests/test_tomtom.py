@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wtko_captum.errors import InputError
-from wtko_captum.motif_db import load_motifs
-from wtko_captum.tomtom import (COLUMNS, benjamini_hochberg, best_matches, consensus, read_tomtom,
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import load_motifs
+from wtko_captum.motifs.tomtom import (COLUMNS, benjamini_hochberg, best_matches, consensus, read_tomtom,
                                 tomtom)
 
 

@@ -11,8 +11,8 @@ import pytest
 from _tracks_data import CHROM, WINDOWS, count_colour, make_track_dir, png_pixels
 from track_exporters.pygenometracks import (BASE_COLORS, CLASS_COLORS, NEGATIVE_COLOR, POSITIVE_COLOR,
                                             classify_track, find_tracks, read_intervals, write_tracks_ini)
-from wtko_captum.errors import InputError
-from wtko_captum.plot import read_ini_sections
+from wtko_captum.core.errors import InputError
+from wtko_captum.report.region import read_ini_sections
 
 
 @pytest.fixture(scope="module")

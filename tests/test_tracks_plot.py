@@ -6,8 +6,8 @@ import pytest
 
 from _tracks_data import CHROM, N_GAP, WINDOWS, count_colour, make_track_dir, png_pixels
 from track_exporters.pygenometracks import write_tracks_ini
-from wtko_captum.errors import InputError
-from wtko_captum.plot import add_logo_tracks, igv_locus, parse_region, plot_region, prepare_sections
+from wtko_captum.core.errors import InputError
+from wtko_captum.report.region import add_logo_tracks, igv_locus, parse_region, plot_region, prepare_sections
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +223,7 @@ def test_long_region_falls_back_to_bigwig_line(td, tmp_path, logo_spy):
 
 
 def test_zoom_region_centres_on_max_abs_projected(td):
-    from wtko_captum.plot import zoom_region
+    from wtko_captum.report.region import zoom_region
 
     bw = td["tracks"] / "saliency.projected.bw"
     s, e = WINDOWS[1][0], WINDOWS[1][1]

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from wtko_captum.checkpoint import load_model, read_checkpoint
+from wtko_captum.core.checkpoint import load_model, read_checkpoint
 from wtko_captum.cli import main
-from wtko_captum.dataset import load_prepared
-from wtko_captum.errors import InputError, WtkoError
-from wtko_captum.train import _class_weights, evaluate_split, train
+from wtko_captum.core.dataset import load_prepared
+from wtko_captum.core.errors import InputError, WtkoError
+from wtko_captum.training.train import _class_weights, evaluate_split, train
 
 TINY = dict(batch_size=16, accumulation=2, device="cpu", verbose=False,
             model_config=dict(n_filters=4, n_filters2=4, hidden=4))
@@ -30,8 +30,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """A small prepared two-motif set (40 per class, 100 bp)."""
-    from wtko_captum.prepare import prepare
-    from wtko_captum.simulate import simulate
+    from wtko_captum.preparation.prepare import prepare
+    from wtko_captum.preparation.simulate import simulate
 
     root = tmp_path_factory.mktemp("tiny")
     sim = simulate("two-motif", root / "sim", n=40, length=100, seed=5)

@@ -20,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from wtko_captum.errors import InputError
+from wtko_captum.core.errors import InputError
 
 ALPHABET = "ACGT"
 UNIFORM = np.full(4, 0.25)

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wtko_captum.atomic import atomic_path
-from wtko_captum.errors import InputError, near_miss
+from wtko_captum.core.atomic import atomic_path
+from wtko_captum.core.errors import InputError, near_miss
 
 BED6 = ["chrom", "start", "end", "name", "score", "strand"]
 #: colour-blind-safe palette (Okabe-Ito, then Tableau) cycled over names in order of appearance

@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from wtko_captum.atomic import atomic_path
+from wtko_captum.core.atomic import atomic_path
 
-from .bigwig import plan_files, write_sidecar
-from .genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
+from track_exporters.bigwig import plan_files, write_sidecar
+from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
 
 log = logging.getLogger("wtko_captum")
 

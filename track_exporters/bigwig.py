@@ -18,10 +18,10 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from wtko_captum.atomic import atomic_path, write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import atomic_path, write_text
+from wtko_captum.core.errors import InputError
 
-from .genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
+from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
 
 log = logging.getLogger("wtko_captum")
 MANIFEST_FORMAT = "wtko_captum.tracks"
@@ -29,7 +29,7 @@ MANIFEST_FORMAT = "wtko_captum.tracks"
 
 def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
     """``{chrom: size}`` from a chrom.sizes file, or a genome FASTA (via its index), or a dict."""
-    from wtko_captum.genome import chrom_sizes as _from_path
+    from wtko_captum.core.genome import chrom_sizes as _from_path
 
     if (chrom_sizes is None) == (genome is None):
         raise InputError("give chromosome sizes (a chrom.sizes file) or a genome FASTA, not both or neither")
@@ -45,7 +45,7 @@ def as_sets(attributions) -> list:
     Anything with ``X``, ``attr`` (row-indexable ``(N, 4, L)``, e.g. memory-mapped or HDF5
     datasets) and ``regions`` is used as is, so genome-scale inputs need not fit in memory.
     """
-    from wtko_captum.attribution_set import AttributionSet
+    from wtko_captum.core.attribution_set import AttributionSet
 
     items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
     return [a if all(hasattr(a, k) for k in ("X", "attr", "regions")) else AttributionSet.load(a) for a in items]

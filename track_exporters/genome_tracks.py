@@ -1,7 +1,7 @@
 """Per-base attribution tracks in genome coordinates, streamed in sorted order.
 
 This is the engine behind the bigWig and bedGraph writers. It turns one or more
-:class:`~wtko_captum.attribution_set.AttributionSet` (same windows; averaged) into runs of
+:class:`~wtko_captum.core.attribution_set.AttributionSet` (same windows; averaged) into runs of
 per-base values ``(chrom, start, values (T, n))``, sorted by chromosome (in chromosome-sizes
 order) and position, with no two runs overlapping, ready for ``pyBigWig.addEntries``.
 
@@ -21,7 +21,7 @@ the mean of the sets' projected scores and ``maxabs`` is max |mean attribution|.
 
 Coordinates: base ``i`` of window ``n`` is genome base ``regions.start[n] + i`` (0-based).
 A window whose region strand is ``-`` holds the reverse complement of the genome (read from its
-end, as ``wtko_captum.peaks`` reads stranded FASTA headers): it is reverse-complemented back
+end, as ``wtko_captum.preparation.peaks`` reads stranded FASTA headers): it is reverse-complemented back
 (positions reversed, channels A<->T, C<->G) before its tracks are derived, so every track is
 on the genome's forward strand.
 
@@ -52,7 +52,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from wtko_captum.errors import InputError, near_miss
+from wtko_captum.core.errors import InputError, near_miss
 
 TRACKS = ("projected", "maxabs", "hypothetical")
 OVERLAP_RULES = ("mean", "max-abs", "nearest-summit")

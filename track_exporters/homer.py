@@ -18,10 +18,10 @@ from typing import Mapping
 
 import numpy as np
 
-from wtko_captum.atomic import write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import write_text
+from wtko_captum.core.errors import InputError
 
-from ._motifs import ALPHABET, per_motif, split_key, to_probabilities
+from track_exporters._motifs import ALPHABET, per_motif, split_key, to_probabilities
 
 LOG_ODDS_FLOOR = 1e-3
 #: default threshold as a fraction of the motif's best possible log-odds score

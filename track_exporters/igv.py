@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wtko_captum.atomic import write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import write_text
+from wtko_captum.core.errors import InputError
 
-from .pygenometracks import (BASE_COLORS, MAXABS_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, TrackFile,
+from track_exporters.pygenometracks import (BASE_COLORS, MAXABS_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, TrackFile,
                              classify_track, find_tracks, normalise_bed, read_intervals)
 
 
@@ -259,7 +259,7 @@ def _genome_ref(genome: str, ref) -> str:
         if not g.is_file():
             raise InputError("genome FASTA not found", path=g)
         if g.suffix.lower() in (".fa", ".fasta", ".fna") and not Path(f"{g}.fai").is_file():
-            from wtko_captum.genome import open_fasta
+            from wtko_captum.core.genome import open_fasta
 
             open_fasta(g)  # IGV needs the .fai next to the FASTA
         return ref(g)

@@ -18,10 +18,10 @@ from typing import Mapping
 
 import numpy as np
 
-from wtko_captum.atomic import write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import write_text
+from wtko_captum.core.errors import InputError
 
-from ._motifs import ALPHABET, as_background, check_matrix, is_counts, per_motif, split_key
+from track_exporters._motifs import ALPHABET, as_background, check_matrix, is_counts, per_motif, split_key
 
 DEFAULT_NSITES = 100
 

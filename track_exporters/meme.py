@@ -27,10 +27,10 @@ from typing import Mapping
 
 import numpy as np
 
-from wtko_captum.atomic import write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import write_text
+from wtko_captum.core.errors import InputError
 
-from ._motifs import as_background, default_nsites, per_motif, split_key, to_probabilities
+from track_exporters._motifs import as_background, default_nsites, per_motif, split_key, to_probabilities
 
 
 def format_meme(motifs: Mapping[str, np.ndarray], *, nsites=None, evalues=None, urls=None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wtko_captum.errors import InputError
+from wtko_captum.core.errors import InputError
 
 IUPAC_BASES = {"A": "A", "C": "C", "G": "G", "T": "T", "U": "T", "R": "AG", "Y": "CT", "S": "CG",
                "W": "AT", "K": "GT", "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
@@ -116,13 +116,13 @@ def read_motifs(path) -> tuple[dict[str, np.ndarray], dict]:
     """``(motifs, writer options)`` from any supported motif file (see the module docstring)."""
     kind = sniff(path)
     if kind == "meme":
-        from .meme import read_meme
+        from track_exporters.meme import read_meme
         return read_meme(path), {}
     if kind == "jaspar":
-        from .jaspar import read_jaspar
+        from track_exporters.jaspar import read_jaspar
         return read_jaspar(path), {}
     if kind == "homer":
-        from .homer import read_homer
+        from track_exporters.homer import read_homer
         motifs = read_homer(path)
         return {k: m for k, (m, _) in motifs.items()}, {"thresholds": {k: t for k, (_, t) in motifs.items()}}
     return read_motif_table(path)

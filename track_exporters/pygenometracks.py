@@ -2,7 +2,7 @@
 
 The ini uses only stock track types (``bigwig``, ``bed``, ``fasta``, ``x_axis``, ``spacer``),
 so the plain ``pyGenomeTracks --tracks tracks.ini --region chr:start-end -o out.png`` renders
-it. ``wtko plot`` (:func:`wtko_captum.plot.plot_region`) adds our sequence-logo track on top.
+it. ``wtko plot`` (:func:`wtko_captum.report.region.plot_region`) adds our sequence-logo track on top.
 
 Which file is which track is read from its name (the naming ``wtko export`` uses)::
 
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wtko_captum.atomic import write_text
-from wtko_captum.errors import InputError
+from wtko_captum.core.atomic import write_text
+from wtko_captum.core.errors import InputError
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig", ".bigWig")
 BED_SUFFIXES = (".bed", ".narrowPeak", ".bed.gz")

@@ -12,7 +12,7 @@ import logging
 import pkgutil
 import sys
 
-from ..errors import WtkoError
+from wtko_captum.core.errors import WtkoError
 
 log = logging.getLogger("wtko_captum")
 
@@ -37,7 +37,7 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from wtko_captum import __version__
 
     parser = argparse.ArgumentParser(
         prog="wtko",

@@ -1,7 +1,7 @@
 """wtko ablate: shuffle or N-mask positions or k-mers and report the change in prediction."""
 from __future__ import annotations
 
-from ._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
 
 NAME = "ablate"
 HELP = "shuffle or N-mask positions or k-mers of real sequences and report the change in prediction"

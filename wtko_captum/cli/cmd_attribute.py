@@ -1,7 +1,7 @@
 """wtko attribute: attribution scores for a prepared split, one AttributionSet per method."""
 from __future__ import annotations
 
-from ._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
 
 NAME = "attribute"
 HELP = "explain a trained model: attribution scores per base for a data split (saliency, DeepLIFT-SHAP, ISM, ...)"
@@ -55,8 +55,8 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..attribute_dataset import attribute_prepared
-    from ..errors import InputError
+    from wtko_captum.attribution.attribute_prepared import attribute_prepared
+    from wtko_captum.core.errors import InputError
 
     methods = split_list(args.method)
     if not methods:

@@ -39,7 +39,7 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..compare import compare
+    from wtko_captum.motifs.compare import compare
 
     res = compare(args.modisco, args.kmers, args.out, motif_db=args.motifs, q=args.q)
     logging.getLogger("wtko_captum").info("%s\nwrote %s", res.summary,

@@ -27,8 +27,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..demo import demo, summarise
-    from ._common import split_list
+    from wtko_captum.pipeline.demo import demo, summarise
+    from wtko_captum.cli._common import split_list
 
     demo(args.out, overrides=args.overrides, stages=split_list(args.stages) or None, verbose=not args.quiet)
     print(summarise(args.out))

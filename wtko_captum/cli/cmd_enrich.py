@@ -49,7 +49,7 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..enrich import enrich, top_for_class
+    from wtko_captum.motifs.enrich import enrich, top_for_class
 
     res = enrich(args.data, args.out, split=args.split, motifs=args.motifs, p=args.pvalue,
                  top=args.top, kmer_k=args.kmer_enrichment, attr=args.attr,

@@ -21,7 +21,7 @@ example:
 
 
 def add_arguments(p):
-    from ._common import add_batch_size, add_device
+    from wtko_captum.cli._common import add_batch_size, add_device
 
     p.add_argument("model", help="checkpoint from `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
@@ -33,7 +33,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..evaluate import evaluate
+    from wtko_captum.training.evaluate import evaluate
 
     m = evaluate(args.model, args.data, args.out, split=args.split, device=args.device, batch_size=args.batch_size)
     fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731

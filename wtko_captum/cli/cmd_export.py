@@ -147,7 +147,7 @@ def _tracks(args):
     from track_exporters.bedgraph import write_bedgraph
     from track_exporters.bigwig import write_bigwig
 
-    from ._common import split_list
+    from wtko_captum.cli._common import split_list
 
     sizes, src = _sizes(args)
     opts = dict(tracks=split_list(args.tracks), overlap=args.overlap, prefix=args.prefix, sizes_source=src,
@@ -164,9 +164,9 @@ def _bed(args):
 
     from track_exporters.bed import window_to_genome, write_bed
 
-    from ..attribution_set import read_regions_bed
-    from ..errors import InputError
-    from ._common import split_list
+    from wtko_captum.core.attribution_set import read_regions_bed
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.cli._common import split_list
 
     table_path = Path(args.table)
     if not table_path.is_file():
@@ -189,7 +189,7 @@ def _motifs(args):
     from track_exporters.meme import write_meme
     from track_exporters.motif_files import read_motifs
 
-    from ._common import split_list
+    from wtko_captum.cli._common import split_list
 
     motifs, opts = read_motifs(args.motifs)
     if args.format == "meme":

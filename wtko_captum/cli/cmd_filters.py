@@ -26,7 +26,7 @@ example:
 
 
 def add_arguments(p):
-    from ._common import add_batch_size, add_device, add_seed
+    from wtko_captum.cli._common import add_batch_size, add_device, add_seed
 
     p.add_argument("model", help="training output directory (model.pt, seed_*/model.pt) or a model.pt")
     p.add_argument("data", help="prepared-data directory (wtko prepare output)")
@@ -47,8 +47,8 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..device import resolve_device
-    from ..filters import filter_motifs, write_filters
+    from wtko_captum.core.device import resolve_device
+    from wtko_captum.motifs.filters import filter_motifs, write_filters
 
     log = logging.getLogger("wtko_captum")
     res = filter_motifs(args.model, args.data, split=args.split, threshold=args.threshold,

@@ -1,7 +1,7 @@
 """wtko insert: the marginal effect of motifs inserted into background sequences."""
 from __future__ import annotations
 
-from ._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
 
 NAME = "insert"
 HELP = "insert motifs at the centre of background sequences and report the change in prediction"

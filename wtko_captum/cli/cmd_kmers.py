@@ -29,7 +29,7 @@ example:
 
 
 def add_arguments(p):
-    from ._common import add_seed
+    from wtko_captum.cli._common import add_seed
 
     p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
     p.add_argument("-o", "--out", required=True, help="output directory")
@@ -62,7 +62,7 @@ def run(args) -> int:
     import logging
     import shutil
 
-    from ..kmers import kmer_motifs
+    from wtko_captum.motifs.kmers import kmer_motifs
 
     log = logging.getLogger("wtko_captum")
     n_clusters = None if args.distance_threshold is not None else (args.clusters or 10)

@@ -35,7 +35,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..plot import plot_region
+    from wtko_captum.report.region import plot_region
 
     out = plot_region(args.ini, args.region, args.output, genome=args.genome, logo=not args.no_logo,
                       width_cm=args.width, dpi=args.dpi, title=args.title)

@@ -19,7 +19,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..registry import GROUPS, get_registry
+    from wtko_captum.core.registry import GROUPS, get_registry
 
     reg = get_registry()
     for kind in [args.kind] if args.kind else list(GROUPS):

@@ -1,7 +1,7 @@
 """wtko prepare: peaks / a differential table / sequences -> windows, labels and splits."""
 from __future__ import annotations
 
-from ._common import add_seed, split_list
+from wtko_captum.cli._common import add_seed, split_list
 
 NAME = "prepare"
 HELP = "turn WT and KO peaks (or a differential table, or sequences) into a training data directory"
@@ -75,8 +75,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..peaks import TableOptions
-    from ..prepare import prepare
+    from wtko_captum.preparation.peaks import TableOptions
+    from wtko_captum.preparation.prepare import prepare
 
     opts = TableOptions(chrom_col=args.chrom_col, start_col=args.start_col, end_col=args.end_col,
                         summit_col=args.summit_col, lfc_col=args.lfc_col, wt_count_col=args.wt_count_col,

@@ -9,7 +9,7 @@ DESCRIPTION = """Run the stages listed in a TOML config, in pipeline order, into
 Each table is a stage; its keys are the stage's options with underscores (n_shuffles, not
 --n-shuffles). Relative paths are relative to the config file. Precedence: --set, then the
 file, then defaults. Start from the demo's config:
-  python -c "import wtko_captum.demo as d; print(d.DEMO_CONFIG.read_text())" > my.toml
+  python -c "import wtko_captum.pipeline.demo as d; print(d.DEMO_CONFIG.read_text())" > my.toml
 
 example config:
   [prepare]
@@ -37,9 +37,9 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..demo import summarise
-    from ..pipeline import apply_overrides, load_config, run as run_pipeline
-    from ._common import split_list
+    from wtko_captum.pipeline.demo import summarise
+    from wtko_captum.pipeline.run import apply_overrides, load_config, run as run_pipeline
+    from wtko_captum.cli._common import split_list
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
     run_pipeline(cfg, args.out, stages=split_list(args.stages) or None, verbose=not args.quiet)

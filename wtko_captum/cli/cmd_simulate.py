@@ -31,7 +31,7 @@ example:
 
 
 def add_arguments(p):
-    from ._common import add_seed
+    from wtko_captum.cli._common import add_seed
 
     p.add_argument("--preset", required=True, choices=["agentbind", "two-motif"], help="what to simulate")
     p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
@@ -49,7 +49,7 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..simulate import read_ground_truth, simulate
+    from wtko_captum.preparation.simulate import read_ground_truth, simulate
 
     paths = simulate(args.preset, args.out, n=args.n, length=args.length, seed=args.seed,
                      motifs=args.motifs, motif_file=args.motif_file)

@@ -39,7 +39,7 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from ..tomtom import best_matches, tomtom, write_tomtom
+    from wtko_captum.motifs.tomtom import best_matches, tomtom, write_tomtom
 
     table = tomtom(args.motifs, args.db, thresh=args.thresh, thresh_by=args.thresh_by,
                    dist=args.dist, reverse_complement=not args.norc)

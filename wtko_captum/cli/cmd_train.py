@@ -28,7 +28,7 @@ examples:
 
 
 def add_arguments(p):
-    from ._common import add_device
+    from wtko_captum.cli._common import add_device
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
@@ -53,7 +53,7 @@ def add_arguments(p):
 
 def parse_seeds(text: str) -> list[int]:
     """'5' -> [0..4]; '3,7' -> [3, 7]."""
-    from ..errors import InputError
+    from wtko_captum.core.errors import InputError
 
     text = str(text).strip()
     try:
@@ -70,7 +70,7 @@ def parse_seeds(text: str) -> list[int]:
 def run(args) -> int:
     import logging
 
-    from ..train import train
+    from wtko_captum.training.train import train
 
     config = {"batchnorm": False} if args.no_batchnorm else None
     path = train(args.data, args.out, architecture=args.architecture, epochs=args.epochs, patience=args.patience,

@@ -6,7 +6,7 @@ attribution methods; registered architectures additionally build from a plain co
 """
 from __future__ import annotations
 
-from ..registry import get_registry
+from wtko_captum.core.registry import get_registry
 
 
 def architectures() -> list[str]:

@@ -1,0 +1,53 @@
+"""DeepLIFT-SHAP: DeepLIFT averaged over dinucleotide-shuffled references.
+
+``backend="exact"`` (default) runs this package's exact engine
+(:mod:`wtko_captum.attribution.methods._exact_deeplift`); ``backend="tangermeme"`` runs
+``tangermeme.deep_lift_shap`` through :mod:`wtko_tangermeme.deep_lift_shap`, with the attention
+product given the bilinear rule. Both use the same references, so they agree to float rounding.
+"""
+from __future__ import annotations
+
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.registry import attribution_method
+from wtko_captum.attribution.methods._common import check_input, check_target
+from wtko_captum.attribution.methods._references import make_references
+
+
+@attribution_method(hypothetical=True, stochastic=True,
+                    description="DeepLIFT-SHAP over dinucleotide shuffles (exact attention rules)")
+def deeplift_shap(model, X, args=None, *, target=0, batch_size=128, device="cpu",
+                  random_state=None, verbose=False, n_shuffles=10, reference="shuffle",
+                  backend="exact", deltas_out=None):
+    """DeepLIFT-SHAP of ``model(X)[:, target]``.
+
+    Parameters
+    ----------
+    X : float32 one-hot ``(N, 4, L)``.
+    n_shuffles : references per sequence (dinucleotide shuffles, tangermeme ersatz).
+    random_state : int seed; a sequence's shuffles depend only on it and the sequence.
+    reference : ``"shuffle"`` (default) or a tensor ``(N, K, 4, L)`` of references.
+    backend : ``"exact"`` (this package's engine) or ``"tangermeme"``.
+    batch_size : sequence-reference pairs per pass.
+    deltas_out : optional list; receives per-sequence convergence deltas ``(N,)``.
+
+    Returns
+    -------
+    CPU float32 ``(N, 4, L)`` hypothetical contributions averaged over the references;
+    ``sum(attr * X)`` equals ``f(x) - mean_k f(ref_k)``.
+    """
+    X = check_input(X)
+    check_target(model, X, target)
+    refs = make_references(X, reference, n=n_shuffles, random_state=random_state)
+    if backend == "exact":
+        from wtko_captum.attribution.methods.deeplift import exact_deeplift
+
+        return exact_deeplift(model, X, refs, target=target, args=args, batch_size=batch_size,
+                              device=device, verbose=verbose, deltas_out=deltas_out,
+                              name="deeplift_shap")
+    if backend == "tangermeme":
+        from wtko_tangermeme.deep_lift_shap import tangermeme_deep_lift_shap
+
+        return tangermeme_deep_lift_shap(model, X, args, refs=refs, target=target,
+                                         batch_size=batch_size, device=device, verbose=verbose,
+                                         deltas_out=deltas_out)
+    raise InputError("backend must be 'exact' or 'tangermeme'", value=backend)

@@ -1,0 +1,119 @@
+"""Self-describing model checkpoints that load as data, never as code.
+
+A checkpoint is a plain dict of strings, numbers, lists and tensors::
+
+    {"format": "wtko_captum.checkpoint", "format_version": 1,
+     "architecture": "wtko_cnn", "config": {...}, "class_names": ["KO", "WT"],
+     "input_length": 600, "genome_build": "mm10" | None, "training": {...},
+     "package_version": "0.1.0", "state_dict": {...}}
+
+and is read with ``torch.load(..., weights_only=True)``, which refuses pickled code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from wtko_captum.core.atomic import atomic_path
+from wtko_captum.core.errors import CheckpointError, PluginError
+from wtko_captum.models import build_model
+
+FORMAT = "wtko_captum.checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path, model: torch.nn.Module, architecture: str, class_names, *,
+                    genome_build=None, training=None) -> Path:
+    """Write ``model`` as a self-describing checkpoint (atomically)."""
+    from wtko_captum import __version__
+
+    config = dict(getattr(model, "config", {}))
+    ckpt = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture,
+        "config": config,
+        "class_names": list(class_names),
+        "input_length": int(config.get("input_length", 0)),
+        "genome_build": genome_build,
+        "training": _plain(training or {}),
+        "package_version": __version__,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(ckpt, tmp)
+    return Path(path)
+
+
+def _plain(obj):
+    """Round-trip through JSON so only data types reach the checkpoint."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def read_checkpoint(path) -> dict:
+    """The checkpoint dict, loaded with ``weights_only=True``.
+
+    Raises :class:`CheckpointError` for a missing file, a pickle that carries code (refused,
+    nothing executed) or a file that is not a wtko_captum checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError and friends: refuse, never fall back to full pickle
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path}: refused to load: not a data-only checkpoint (it may carry code; "
+            f"loaded with weights_only=True): {first}"
+        ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a wtko_captum checkpoint (no '{FORMAT}' format tag)")
+    missing = [k for k in ("architecture", "config", "class_names", "input_length", "state_dict") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
+    return ckpt
+
+
+def model_identity(ckpt: dict) -> str:
+    """A short, stable identity of a checkpoint's weights: ``architecture@sha1[:12]``."""
+    h = hashlib.sha1()
+    for key in sorted(ckpt["state_dict"]):
+        h.update(key.encode())
+        h.update(ckpt["state_dict"][key].detach().cpu().float().numpy().tobytes())
+    return f"{ckpt['architecture']}@{h.hexdigest()[:12]}"
+
+
+def load_model(path, *, architecture: str | None = None, input_length: int | None = None,
+               device="cpu", with_checkpoint: bool = False):
+    """Load a checkpoint into its architecture, in eval mode.
+
+    ``architecture`` / ``input_length``, when given, must match the checkpoint (a clear
+    :class:`CheckpointError` otherwise). The model gets attributes ``class_names``,
+    ``input_length``, ``architecture`` and ``identity``. With ``with_checkpoint=True`` returns
+    ``(model, checkpoint_dict)``.
+    """
+    ckpt = read_checkpoint(path)
+    arch = ckpt["architecture"]
+    if architecture is not None and architecture != arch:
+        raise CheckpointError(f"{path}: checkpoint is architecture {arch!r}, expected {architecture!r}")
+    if input_length is not None and int(input_length) != int(ckpt["input_length"]):
+        raise CheckpointError(
+            f"{path}: checkpoint expects input length {ckpt['input_length']} bp, "
+            f"data has {input_length} bp (re-run prepare with --width {ckpt['input_length']})"
+        )
+    try:
+        model = build_model(arch, **ckpt["config"])
+        model.load_state_dict(ckpt["state_dict"])
+    except PluginError as exc:
+        raise CheckpointError(f"{path}: checkpoint architecture {arch!r} is not installed: {exc}") from None
+    except (RuntimeError, TypeError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit architecture {arch!r}: {str(exc).splitlines()[0]}") from None
+    model.class_names = list(ckpt["class_names"])
+    model.architecture = arch
+    model.identity = model_identity(ckpt)
+    model.eval().to(device)
+    return (model, ckpt) if with_checkpoint else model

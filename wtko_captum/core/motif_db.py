@@ -1,0 +1,134 @@
+"""The motif database: JASPAR probability matrices by id or TF name.
+
+Motifs in memory are ``dict[str, np.ndarray]``: keys ``"ID NAME"`` exactly as
+:func:`memelite.io.read_meme` returns them (e.g. ``"MA0099.3 FOS::JUN"``), values ``(4, W)``
+float64 probability matrices, rows A, C, G, T, each column summing to 1.
+
+The default database is the bundled JASPAR 2020 CORE vertebrates (non-redundant) MEME file,
+``wtko_captum/data/motifs/JASPAR2020_CORE_vertebrates.meme``.
+"""
+from __future__ import annotations
+
+import difflib
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from wtko_captum.core.errors import InputError
+
+DEFAULT_MOTIF_FILE = Path(__file__).parents[1] / "data" / "motifs" / "JASPAR2020_CORE_vertebrates.meme"
+
+
+def load_motifs(path=None) -> dict[str, np.ndarray]:
+    """Read a MEME-format motif file (default: the bundled JASPAR 2020 vertebrates).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A MEME v4 text file. ``None`` means :data:`DEFAULT_MOTIF_FILE`.
+
+    Returns
+    -------
+    dict
+        ``{"ID NAME": (4, W) float64 probability matrix}`` in file order. A fresh dict each call
+        (callers may modify it); the file itself is parsed once per path.
+    """
+    path = Path(path) if path is not None else DEFAULT_MOTIF_FILE
+    if not path.is_file():
+        raise InputError("motif file not found", path=path)
+    return {k: v.copy() for k, v in _read_meme_cached(str(path.resolve()), path.stat().st_mtime).items()}
+
+
+@lru_cache(maxsize=8)
+def _read_meme_cached(path: str, mtime: float) -> dict[str, np.ndarray]:
+    from memelite.io import read_meme
+
+    try:
+        motifs = read_meme(path)
+    except Exception as exc:  # memelite raises bare errors on malformed files
+        raise InputError(f"cannot read MEME motifs: {type(exc).__name__}: {exc}", path=path) from None
+    if not motifs:
+        raise InputError("no motifs found (expected MEME format with 'MOTIF' blocks)", path=path)
+    # memelite returns (4, W) matrices; renormalise columns that rounding left off 1.
+    out = {}
+    for key, pwm in motifs.items():
+        pwm = np.asarray(pwm, dtype=np.float64)
+        out[key] = pwm / np.clip(pwm.sum(axis=0, keepdims=True), 1e-12, None)
+    return out
+
+
+def _normalise_query(query: str) -> str:
+    query = query.strip()
+    if query.lower().startswith("jaspar:"):
+        query = query[len("jaspar:"):].strip()
+    return query
+
+
+def find_motif(motifs: dict[str, np.ndarray] | None, query: str) -> tuple[str, np.ndarray]:
+    """Look a motif up by JASPAR id, ``jaspar:ID``, full key or TF name.
+
+    Matching order: the full key (``"MA0099.3 FOS::JUN"``); the id (``"MA0099.3"``); the id
+    without version (``"MA0099"``: the highest version present); the TF name, case-insensitive
+    (``"FOS::JUN"``, ``"gata1"``). A name shared by several motifs is an error listing them.
+
+    Parameters
+    ----------
+    motifs : dict or None
+        As returned by :func:`load_motifs`; ``None`` loads the bundled JASPAR file.
+    query : str
+
+    Returns
+    -------
+    (key, pwm) : (str, (4, W) ndarray)
+
+    Raises
+    ------
+    InputError
+        Unknown or ambiguous query; the message lists the closest ids / names.
+    """
+    if motifs is None:
+        motifs = load_motifs()
+    q = _normalise_query(str(query))
+    if q in motifs:
+        return q, motifs[q]
+    ids = {key.split()[0]: key for key in motifs}
+    if q in ids:
+        return ids[q], motifs[ids[q]]
+    versions = sorted((k for k in ids if k.split(".")[0] == q), key=_version_key)
+    if versions:
+        key = ids[versions[-1]]
+        return key, motifs[key]
+    by_name: dict[str, list[str]] = {}
+    for key in motifs:
+        parts = key.split(maxsplit=1)
+        if len(parts) == 2:
+            by_name.setdefault(parts[1].lower(), []).append(key)
+    hits = by_name.get(q.lower(), [])
+    if len(hits) == 1:
+        return hits[0], motifs[hits[0]]
+    if len(hits) > 1:
+        raise InputError(f"motif name {q!r} is ambiguous: {', '.join(hits)} (give the id)")
+    names = [k.split(maxsplit=1)[1] for k in motifs if len(k.split(maxsplit=1)) == 2]
+    close = difflib.get_close_matches(q, list(ids) + names, n=5, cutoff=0.6)
+    close += [n for n in names if q.lower() in n.lower() and n not in close][: max(0, 5 - len(close))]
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise InputError(f"motif {query!r} not found among {len(motifs)} motifs{hint}")
+
+
+def _version_key(motif_id: str):
+    try:
+        return int(motif_id.split(".")[1])
+    except (IndexError, ValueError):
+        return -1
+
+
+def motif_id(key: str) -> str:
+    """``"MA0099.3 FOS::JUN"`` -> ``"MA0099.3"``."""
+    return key.split()[0]
+
+
+def motif_name(key: str) -> str:
+    """``"MA0099.3 FOS::JUN"`` -> ``"FOS::JUN"`` (the id when there is no name)."""
+    parts = key.split(maxsplit=1)
+    return parts[1] if len(parts) == 2 else parts[0]

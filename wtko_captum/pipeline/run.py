@@ -1,0 +1,237 @@
+"""Run a whole pipeline from one config (``wtko run config.toml``; ``wtko demo`` uses a bundled one).
+
+The config has one table per stage, in pipeline order; a stage runs when its table is present.
+Keys are the keyword arguments of the stage's library function, spelled like the CLI flags
+with underscores (``n_shuffles``, not ``--n-shuffles``). Relative paths are relative to the
+config file. Every stage writes into its own subdirectory of the output directory::
+
+    [prepare]    -> OUT/data/        [train]   -> OUT/model/      [evaluate] -> OUT/eval/
+    [attribute]  -> OUT/attr/<method>/
+    [export]     -> OUT/tracks/      [tracks]  -> OUT/tracks.ini, OUT/igv/ and a rendered region
+    [kmers]      -> OUT/motifs/      [filters] -> OUT/filters/    [tomtom]  -> OUT/motifs/tomtom.tsv
+    [modisco]    -> OUT/modisco/     [compare] -> OUT/compare/    [enrich]   -> OUT/enrich/
+
+Precedence: ``--set stage.key=value`` on the command line, then the config file, then the
+library defaults. Only the CLI reads config; the library functions take explicit arguments.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+from wtko_captum.core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+STAGE_ORDER = ["prepare", "train", "evaluate", "attribute", "export", "tracks",
+               "kmers", "filters", "tomtom", "modisco", "compare", "enrich"]
+
+
+def load_config(path) -> dict:
+    """Read a TOML config; relative paths stay relative to the file (resolved by ``run``)."""
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", path=path)
+    try:
+        with open(path, "rb") as fh:
+            cfg = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", path=path) from None
+    unknown = [k for k in cfg if k not in STAGE_ORDER and k != "pipeline"]
+    if unknown:
+        raise InputError(f"unknown stage table [{unknown[0]}]; stages: {', '.join(STAGE_ORDER)}", path=path)
+    cfg.setdefault("pipeline", {})["base_dir"] = str(path.parent.resolve())
+    return cfg
+
+
+def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
+    """Apply ``stage.key=value`` strings (value parsed as TOML, else kept as a string)."""
+    import tomllib
+
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        stage, dot, name = key.strip().partition(".")
+        if not sep or not dot or stage not in STAGE_ORDER + ["pipeline"]:
+            raise InputError(f"--set expects stage.key=value with a stage of {', '.join(STAGE_ORDER)}", value=item)
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        cfg.setdefault(stage, {})[name.strip()] = value
+    return cfg
+
+
+def _path(base: Path, value):
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return [_path(base, v) for v in value]
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def run(cfg: dict, out, *, stages: list[str] | None = None, verbose: bool = True) -> dict:
+    """Run the stages present in ``cfg`` (or only ``stages``) into directory ``out``.
+
+    Returns ``{stage: result}`` where each result is what the stage's library function returned.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    base = Path(cfg.get("pipeline", {}).get("base_dir", "."))
+    ctx = {"out": out, "base": base, "verbose": verbose, "results": {}}
+    wanted = [s for s in STAGE_ORDER if s in cfg and (stages is None or s in stages)]
+    for stage in wanted:
+        t0 = time.perf_counter()
+        log.info("== %s", stage)
+        ctx["results"][stage] = STAGES[stage](dict(cfg[stage]), ctx)
+        log.info("== %s done in %.1f s", stage, time.perf_counter() - t0)
+    return ctx["results"]
+
+
+# ---- stages: each maps a config table onto one library call --------------------------------
+
+def _prepare(c, ctx):
+    from wtko_captum.preparation.prepare import prepare
+
+    base = ctx["base"]
+    for key in ("wt", "ko", "table", "genome"):
+        if key in c:
+            c[key] = _path(base, c[key])
+    return prepare(ctx["out"] / "data", verbose=ctx["verbose"], **c)
+
+
+def _train(c, ctx):
+    from wtko_captum.training.train import train
+
+    return train(ctx["out"] / "data", ctx["out"] / "model", verbose=ctx["verbose"], **c)
+
+
+def _evaluate(c, ctx):
+    from wtko_captum.training.evaluate import evaluate
+
+    return evaluate(ctx["out"] / "model" / "model.pt", ctx["out"] / "data", ctx["out"] / "eval", **c)
+
+
+def _attribute(c, ctx):
+    from wtko_captum.attribution.attribute_prepared import attribute_prepared
+
+    methods = c.pop("methods", ["saliency"])
+    return attribute_prepared(ctx["out"] / "model" / "model.pt", ctx["out"] / "data", ctx["out"] / "attr",
+                              methods, verbose=ctx["verbose"], **c)
+
+
+def _attribution_dirs(ctx, methods=None) -> dict[str, Path]:
+    attr = ctx["out"] / "attr"
+    found = {p.name: p for p in sorted(attr.iterdir()) if (p / "meta.json").is_file()} if attr.is_dir() else {}
+    return {m: p for m, p in found.items() if methods is None or m in methods}
+
+
+def _export(c, ctx):
+    import json
+
+    from track_exporters.bigwig import load_chrom_sizes, write_bigwig
+
+    base = ctx["base"]
+    sizes_file = _path(base, c.pop("chrom_sizes", None))
+    genome = _path(base, c.pop("genome", None))
+    sizes = load_chrom_sizes(chrom_sizes=sizes_file, genome=genome)
+    tracks = c.pop("tracks", ["projected", "maxabs"])
+    written = []
+    for method, path in _attribution_dirs(ctx, c.pop("methods", None)).items():
+        hypothetical = json.loads((path / "meta.json").read_text()).get("hypothetical", False)
+        wanted = [t for t in tracks if t != "hypothetical" or hypothetical]
+        written += write_bigwig(ctx["out"] / "tracks", path, sizes, tracks=wanted, prefix=method,
+                                sizes_source=str(sizes_file or genome), **c)
+    return written
+
+
+def _tracks(c, ctx):
+    from track_exporters.igv import top_regions, write_igv_batch, write_igv_session
+    from track_exporters.pygenometracks import find_tracks, write_tracks_ini
+
+    from wtko_captum.report.region import plot_region, zoom_region
+
+    out, tracks_dir = ctx["out"], ctx["out"] / "tracks"
+    peaks = out / "data" / "regions.tsv"
+    genome = c.get("genome")
+    fasta = _path(ctx["base"], genome) if genome and Path(str(genome)).suffix in (".fa", ".fasta", ".fna") else None
+    igv_genome = str(fasta) if fasta else (genome or "hg19")
+    n_top = int(c.get("top", 20))
+    ini = write_tracks_ini(tracks_dir, out / "tracks.ini", peaks=peaks, genome=fasta)[0]
+    regions = top_regions(find_tracks(tracks_dir), peaks, n_top)
+    session = write_igv_session(tracks_dir, out / "igv" / "session.xml", genome=igv_genome, peaks=peaks, top=n_top)[0]
+    batch = write_igv_batch(out / "igv" / "snapshots.txt", genome=igv_genome, snapshot_dir=out / "igv" / "snapshots",
+                            regions=regions, session=session)
+    pngs, zooms = [], []
+    projected = sorted(tracks_dir.glob("*.projected.bw"))
+    for i, region in enumerate(regions[: int(c.get("plots", 1))]):
+        pngs.append(plot_region(ini, f"{region.chrom}:{region.start}-{region.end}", out / f"region{i + 1}.png",
+                                genome=fasta))
+        if projected:  # 50 bp around the max |projected| base: the logo track draws letters there
+            zoom = zoom_region(projected[0], region.chrom, region.start, region.end, 50)
+            zooms.append(plot_region(ini, zoom, out / f"region{i + 1}_zoom.png", genome=fasta))
+    return {"ini": ini, "session": session, "batch": batch, "plots": pngs, "zooms": zooms, "regions": regions}
+
+
+def _kmers(c, ctx):
+    from wtko_captum.motifs.kmers import kmer_motifs
+
+    method = c.pop("method", "saliency")
+    return kmer_motifs(ctx["out"] / "attr" / method, ctx["out"] / "motifs", **c)
+
+
+def _filters(c, ctx):
+    from wtko_captum.motifs.filters import filter_motifs, write_filters
+
+    return write_filters(filter_motifs(ctx["out"] / "model", ctx["out"] / "data", **c), ctx["out"] / "filters")
+
+
+def _tomtom(c, ctx):
+    from wtko_captum.motifs.tomtom import tomtom, write_tomtom
+
+    query = _path(ctx["base"], c.pop("query", None)) or ctx["out"] / "motifs" / "clusters.meme"
+    db = _path(ctx["base"], c.pop("db", None))
+    table = tomtom(str(query), None if db is None else str(db), **c)
+    write_tomtom(ctx["out"] / "motifs" / "tomtom.tsv", table)
+    return table
+
+
+def _modisco(c, ctx):
+    from wtko_modisco import run_modisco
+
+    method = c.pop("method", "deeplift_shap")
+    return run_modisco(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
+
+
+def _compare(c, ctx):
+    from wtko_captum.motifs.compare import compare
+
+    return compare(ctx["out"] / "modisco", ctx["out"] / "motifs", ctx["out"] / "compare", **c)
+
+
+def _enrich(c, ctx):
+    from wtko_captum.motifs.enrich import enrich
+
+    if "attr" in c:
+        c["attr"] = ctx["out"] / "attr" / c["attr"]
+    return enrich(ctx["out"] / "data", ctx["out"] / "enrich", **c)
+
+
+STAGES: dict[str, Callable] = {
+    "prepare": _prepare,
+    "train": _train,
+    "evaluate": _evaluate,
+    "attribute": _attribute,
+    "export": _export,
+    "tracks": _tracks,
+    "kmers": _kmers,
+    "filters": _filters,
+    "tomtom": _tomtom,
+    "modisco": _modisco,
+    "compare": _compare,
+    "enrich": _enrich,
+}

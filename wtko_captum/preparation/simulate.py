@@ -1,0 +1,305 @@
+"""Simulated WT/KO sequence sets with known planted motifs: ground truth for benchmarks.
+
+Two presets:
+
+``agentbind`` (SEEDS.md section 2, the AgentBind simulation benchmark)
+    Background bases drawn i.i.d. with P(A, C, G, T) = (0.3, 0.2, 0.2, 0.3). Every sequence
+    carries a GATA1 site (JASPAR MA0035.4) at its centre; the positive class (``WT``) also
+    carries 1-3 non-overlapping TAL1-type sites (JASPAR MA0091.1 TAL1::TCF3, the TAL1
+    heterodimer motif of JASPAR 2020 vertebrates), their number drawn from a Poisson
+    distribution truncated to 1..3. Negatives (``KO``) carry the GATA1 site only, so the
+    centre motif alone cannot separate the classes.
+
+``two-motif``
+    Uniform background. Class ``WT`` carries one site of a KLF/SP motif (default JASPAR
+    MA0039.4 KLF4), class ``KO`` one site of AP-1 (MA0099.3 FOS::JUN), at a random position
+    and strand (the paper's RelA finding: SP/KLF up in WT, AP-1 up in KO).
+
+Every site is sampled base by base from the motif's probability matrix (so sites vary like
+real ones), on a random strand. Output directory::
+
+    WT.fa, KO.fa          one FASTA per class; headers ``chrom:start-end`` (0-based half-open)
+    genome.fa             the synthetic chromosomes chr1..chr10: each sequence is placed at
+                          its header's interval, sequences back to back, so the windows can be
+                          re-extracted (and bigWigs written) like real peaks
+    genome.chrom.sizes    their sizes
+    motifs.tsv            every planted site (the ground truth): see :data:`MOTIF_COLUMNS`
+    sim.json              all parameters, motif keys, class meaning, counts
+
+Sequences of both classes are dealt round-robin over chr1..chr10, so the default splits of
+``wtko prepare`` (test chr6, chr7; validation chr8) all receive both classes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from wtko_captum.core.atomic import atomic_dir
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import find_motif, load_motifs, motif_id, motif_name
+from wtko_captum.core.sequence import ALPHABET, reverse_complement
+
+PRESETS = {
+    "agentbind": dict(
+        n=1000, length=1000, background=(0.3, 0.2, 0.2, 0.3),
+        motifs=("MA0035.4", "MA0091.1"),  # centre motif (all sequences), partner (positives)
+        partner_rate=1.0, max_partner=3,
+    ),
+    "two-motif": dict(
+        n=1000, length=600, background=(0.25, 0.25, 0.25, 0.25),
+        motifs=("MA0039.4", "MA0099.3"),  # WT motif, KO motif
+    ),
+}
+CLASS_NAMES = ["KO", "WT"]  # label 0, 1
+N_CHROMS = 10
+
+MOTIF_COLUMNS = [
+    "name",       # the sequence: its FASTA header chrom:start-end
+    "class",      # WT | KO
+    "label",      # 1 = WT, 0 = KO
+    "seq_index",  # 0-based index of the sequence in its class FASTA
+    "chrom", "start", "end",        # the site in genome coordinates (0-based half-open)
+    "seq_start", "seq_end",         # the site within the sequence (0-based half-open)
+    "strand",     # + : the motif reads left to right in the FASTA; - : on the reverse strand
+    "motif_id", "motif_name",
+    "role",       # agentbind: core | partner; two-motif: WT | KO
+    "site",       # the planted bases as they appear in the FASTA (+ strand)
+    "log_odds",   # log2 P(site | motif) / P(site | background), on the motif's strand
+]
+
+
+def simulate(preset: str, out, *, n: int | None = None, length: int | None = None, seed: int = 0,
+             motifs=None, motif_file=None, n_chroms: int = N_CHROMS) -> dict[str, Path]:
+    """Write a simulated labelled dataset with its ground-truth motif table.
+
+    Parameters
+    ----------
+    preset : {"agentbind", "two-motif"}
+    out : path
+        Output directory (written atomically; replaced if it exists).
+    n : int, optional
+        Sequences per class (default 1000).
+    length : int, optional
+        Sequence length in bp (default 1000 for agentbind, 600 for two-motif).
+    seed : int
+        Same preset, parameters and seed give byte-identical outputs.
+    motifs : sequence of 2 str, optional
+        Motif queries (JASPAR id, ``jaspar:ID``, ``"ID NAME"`` or TF name, see
+        :func:`wtko_captum.core.motif_db.find_motif`). agentbind: (centre motif, partner motif);
+        two-motif: (WT motif, KO motif). A comma-separated string is accepted.
+    motif_file : path, optional
+        MEME file to look motifs up in (default: bundled JASPAR 2020 vertebrates).
+    n_chroms : int
+        Number of synthetic chromosomes chr1..chrK (default 10).
+
+    Returns
+    -------
+    dict
+        Paths: ``dir``, ``wt`` (WT.fa), ``ko`` (KO.fa), ``motifs`` (motifs.tsv), ``params``
+        (sim.json), ``genome`` (genome.fa), ``chrom_sizes`` (genome.chrom.sizes).
+    """
+    if preset not in PRESETS:
+        raise InputError(f"unknown simulation preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    cfg = dict(PRESETS[preset])
+    n = int(cfg["n"] if n is None else n)
+    length = int(cfg["length"] if length is None else length)
+    if n < 1:
+        raise InputError("--n must be at least 1 sequence per class", value=n)
+    if n_chroms < 1:
+        raise InputError("n_chroms must be at least 1", value=n_chroms)
+    if isinstance(motifs, str):
+        motifs = [m for m in (t.strip() for t in motifs.split(",")) if m]
+    queries = list(cfg["motifs"] if not motifs else motifs)
+    if len(queries) != 2:
+        raise InputError(f"--motifs takes two motifs (ID,ID) for preset {preset!r}", value=",".join(queries))
+    db = load_motifs(motif_file)
+    keys = [find_motif(db, q)[0] for q in queries]
+    pwms = [db[k] for k in keys]
+    background = np.asarray(cfg["background"], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+
+    if preset == "agentbind":
+        sites = _plant_agentbind(rng, n, length, pwms, keys, cfg)
+        meaning = {"WT": f"positive: {motif_name(keys[0])} at the centre + 1-{cfg['max_partner']} "
+                         f"{motif_name(keys[1])} sites",
+                   "KO": f"negative: {motif_name(keys[0])} at the centre only"}
+    else:
+        sites = _plant_two_motif(rng, n, length, pwms, keys)
+        meaning = {"WT": f"one {motif_name(keys[0])} site", "KO": f"one {motif_name(keys[1])} site"}
+
+    seqs = {cls: _background(rng, n, length, background) for cls in ("WT", "KO")}
+    rows = []
+    for cls in ("WT", "KO"):
+        for i, plan in enumerate(sites[cls]):
+            for role, key, pwm, pos, strand in plan:
+                site = _sample_site(rng, pwm)
+                if strand == "-":
+                    site = reverse_complement(site)
+                seqs[cls][i][pos:pos + len(site)] = list(site)
+                rows.append(dict(cls=cls, seq_index=i, seq_start=pos, seq_end=pos + len(site), strand=strand,
+                                 key=key, role=role, site=site,
+                                 log_odds=_log_odds(site, pwm, strand, background)))
+
+    layout, sizes = _layout(n, length, n_chroms)
+    params = dict(
+        preset=preset, seed=seed, n_per_class=n, length=length, background=dict(zip(ALPHABET, background.tolist())),
+        motifs={role: key for role, key in zip(_roles(preset), keys)}, motif_file=str(motif_file or "bundled JASPAR 2020"),
+        class_names=CLASS_NAMES, classes=meaning, n_chroms=n_chroms, chrom_sizes=sizes,
+        n_sites=len(rows), coordinates="0-based half-open; headers chrom:start-end",
+    )
+    if preset == "agentbind":
+        params.update(partner_rate=cfg["partner_rate"], max_partner=cfg["max_partner"],
+                      partner_count="Poisson(partner_rate) truncated to 1..max_partner, positives only")
+    from wtko_captum import __version__
+    params["package_version"] = __version__
+    return _write(out, seqs, rows, layout, sizes, params)
+
+
+def _roles(preset):
+    return ("core", "partner") if preset == "agentbind" else ("WT", "KO")
+
+
+def _background(rng, n, length, p) -> list[list[str]]:
+    idx = rng.choice(4, size=(n, length), p=p)
+    letters = np.array(list(ALPHABET))
+    return [list(row) for row in letters[idx]]
+
+
+def _sample_site(rng, pwm: np.ndarray) -> str:
+    """One site drawn column by column from a ``(4, W)`` probability matrix."""
+    cum = np.cumsum(pwm, axis=0)
+    u = rng.random(pwm.shape[1])
+    idx = np.minimum((u[None, :] >= cum).sum(axis=0), 3)
+    return "".join(ALPHABET[i] for i in idx)
+
+
+def _log_odds(site: str, pwm: np.ndarray, strand: str, background: np.ndarray) -> float:
+    """log2 likelihood ratio of ``site`` (as in the FASTA) under the motif vs the background."""
+    s = reverse_complement(site) if strand == "-" else site
+    idx = [ALPHABET.index(b) for b in s]
+    p = pwm[idx, np.arange(len(idx))]
+    return float(np.sum(np.log2(np.clip(p, 1e-9, None)) - np.log2(background[idx])))
+
+
+def _strand(rng) -> str:
+    return "+" if rng.random() < 0.5 else "-"
+
+
+def _place(rng, occupied: np.ndarray, width: int, what: str) -> int:
+    """A random start where ``width`` bases are free; marks them occupied."""
+    free = np.convolve(~occupied, np.ones(width, dtype=int), mode="valid") == width
+    starts = np.flatnonzero(free)
+    if starts.size == 0:
+        raise InputError(f"sequence length {occupied.size} bp leaves no room for another {what} site; "
+                         f"use a longer --length")
+    pos = int(rng.choice(starts))
+    occupied[pos:pos + width] = True
+    return pos
+
+
+def _plant_agentbind(rng, n, length, pwms, keys, cfg) -> dict[str, list]:
+    core, partner = pwms
+    wc, wp = core.shape[1], partner.shape[1]
+    if length < wc + cfg["max_partner"] * wp:
+        raise InputError(f"--length {length} is too short for the agentbind preset "
+                         f"(needs at least {wc + cfg['max_partner'] * wp} bp)")
+    # Poisson truncated to 1..max: a positive without a partner site would be label noise.
+    ks = np.arange(1, cfg["max_partner"] + 1)
+    from math import factorial
+
+    pk = np.array([cfg["partner_rate"] ** k / factorial(int(k)) for k in ks])
+    pk /= pk.sum()
+    centre = (length - wc) // 2
+    plans = {"WT": [], "KO": []}
+    for cls in ("WT", "KO"):
+        for _ in range(n):
+            occupied = np.zeros(length, dtype=bool)
+            occupied[centre:centre + wc] = True
+            plan = [("core", keys[0], core, centre, _strand(rng))]
+            if cls == "WT":
+                for _k in range(int(rng.choice(ks, p=pk))):
+                    plan.append(("partner", keys[1], partner, _place(rng, occupied, wp, motif_name(keys[1])),
+                                 _strand(rng)))
+            plans[cls].append(plan)
+    return plans
+
+
+def _plant_two_motif(rng, n, length, pwms, keys) -> dict[str, list]:
+    plans = {"WT": [], "KO": []}
+    for cls, key, pwm in (("WT", keys[0], pwms[0]), ("KO", keys[1], pwms[1])):
+        if length < pwm.shape[1]:
+            raise InputError(f"--length {length} is shorter than motif {key} ({pwm.shape[1]} bp)")
+        for _ in range(n):
+            occupied = np.zeros(length, dtype=bool)
+            plans[cls].append([(cls, key, pwm, _place(rng, occupied, pwm.shape[1], motif_name(key)), _strand(rng))])
+    return plans
+
+
+def _layout(n, length, n_chroms):
+    """Genome placement: ``{(cls, i): (chrom, start)}`` and chromosome sizes.
+
+    Sequence i of either class goes to chromosome ``i % n_chroms`` (so every chromosome, and
+    hence every default split, receives both classes); within a chromosome the sequences are
+    back to back in the order WT i, KO i, WT i + n_chroms, ...
+    """
+    fill = [0] * n_chroms
+    layout = {}
+    for i in range(n):
+        c = i % n_chroms
+        for cls in ("WT", "KO"):
+            layout[(cls, i)] = (f"chr{c + 1}", fill[c])
+            fill[c] += length
+    sizes = {f"chr{c + 1}": fill[c] for c in range(n_chroms) if fill[c] > 0}
+    return layout, sizes
+
+
+def _write(out, seqs, rows, layout, sizes, params) -> dict[str, Path]:
+    import pandas as pd
+
+    out = Path(out)
+    length = params["length"]
+    with atomic_dir(out) as tmp:
+        chrom_seq = {c: [""] * (size // length) for c, size in sizes.items()}
+        for cls in ("WT", "KO"):
+            with open(tmp / f"{cls}.fa", "w") as fh:
+                for i, letters in enumerate(seqs[cls]):
+                    chrom, start = layout[(cls, i)]
+                    s = "".join(letters)
+                    fh.write(f">{chrom}:{start}-{start + length}\n{_wrap(s)}")
+                    chrom_seq[chrom][start // length] = s
+        with open(tmp / "genome.fa", "w") as fh:
+            for c in sizes:
+                fh.write(f">{c}\n{_wrap(''.join(chrom_seq[c]))}")
+        (tmp / "genome.chrom.sizes").write_text("".join(f"{c}\t{s}\n" for c, s in sizes.items()))
+        table = []
+        for r in rows:
+            chrom, start = layout[(r["cls"], r["seq_index"])]
+            table.append({
+                "name": f"{chrom}:{start}-{start + length}", "class": r["cls"], "label": CLASS_NAMES.index(r["cls"]),
+                "seq_index": r["seq_index"], "chrom": chrom, "start": start + r["seq_start"],
+                "end": start + r["seq_end"], "seq_start": r["seq_start"], "seq_end": r["seq_end"],
+                "strand": r["strand"], "motif_id": motif_id(r["key"]), "motif_name": motif_name(r["key"]),
+                "role": r["role"], "site": r["site"], "log_odds": round(r["log_odds"], 4),
+            })
+        pd.DataFrame(table, columns=MOTIF_COLUMNS).to_csv(tmp / "motifs.tsv", sep="\t", index=False)
+        (tmp / "sim.json").write_text(json.dumps(params, indent=2) + "\n")
+    return {"dir": out, "wt": out / "WT.fa", "ko": out / "KO.fa", "motifs": out / "motifs.tsv",
+            "params": out / "sim.json", "genome": out / "genome.fa", "chrom_sizes": out / "genome.chrom.sizes"}
+
+
+def _wrap(seq: str, width: int = 60) -> str:
+    return "".join(seq[i:i + width] + "\n" for i in range(0, len(seq), width))
+
+
+def read_ground_truth(path):
+    """The ``motifs.tsv`` ground-truth table of a simulation directory (or the file itself)."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "motifs.tsv"
+    if not path.is_file():
+        raise InputError("ground-truth table not found (expected motifs.tsv from `wtko simulate`)", path=path)
+    return pd.read_csv(path, sep="\t", dtype={"chrom": str})
