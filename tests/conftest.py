@@ -48,12 +48,9 @@ def tiny_wtko():
 @pytest.fixture
 def registry():
     """An isolated copy of the plugin registry: what a test registers does not leak."""
-    from wtko_captum.core.registry import Registry, get_registry, use_registry
+    from wtko_captum.core.registry import get_registry, use_registry
 
-    reg = Registry()
-    for kind in ("attributions", "exporters", "readers", "models"):
-        for e in get_registry().entries(kind):
-            reg.add(kind, e.name, e.target, e.source)
+    reg = get_registry().copy()
     with use_registry(reg):
         yield reg
 

@@ -170,7 +170,7 @@ def test_bad_targets_and_models(reg, model, X):
 
     with pytest.raises(InputError, match="returned a tuple of 2 items"):
         wc.attribute(Pair(), X, "grad_test", target=0)
-    with pytest.raises(PluginError, match="unknown attribution 'nope'; available: .*grad_test"):
+    with pytest.raises(PluginError, match="unknown attribution method 'nope'; available: .*grad_test"):
         wc.attribute(model, X, "nope")
 
 

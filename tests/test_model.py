@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from wtko_captum.models import architectures, build_model
+from wtko_captum.core.architecture import architectures, build_model
 from wtko_captum.models.wtko_cnn import WTKOCNN
 
 
 def test_published_architecture_shapes():
-    model = build_model("wtko_cnn").eval()
+    model = build_model("wtko_cnn", input_length=600, n_classes=2).eval()
     assert "wtko_cnn" in architectures()
     x = torch.zeros(3, 4, 600)
     logits, att = model(x, return_attention=True)

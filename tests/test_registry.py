@@ -41,7 +41,7 @@ def test_entry_point_is_discovered_lazily(on_path):
     assert reg.entry("readers", "npz_pair").source == "wtko-captum"
 
 
-def test_clash_between_two_distributions_is_an_error(on_path):
+def test_clash_between_two_distributions_is_resolved_by_qualified_names(on_path):
     install_plugin(on_path, dist="wtko-tiny-a", module="wtko_tiny_a",
                    entries={"wtko_captum.attributions": {"dup": "wtko_tiny_a:tiny"}})
     install_plugin(on_path, dist="wtko-tiny-b", module="wtko_tiny_b",
@@ -50,13 +50,28 @@ def test_clash_between_two_distributions_is_an_error(on_path):
     with pytest.raises(PluginError) as exc:
         reg.get("attributions", "dup")
     msg = str(exc.value)
-    assert "clash" in msg and "wtko-tiny-a" in msg and "wtko-tiny-b" in msg
-    assert ("attributions", "dup") in reg.clashes()
+    assert "several packages" in msg and "wtko-tiny-a:dup" in msg and "wtko-tiny-b:dup" in msg
+    assert "wtko-tiny-a:dup" in reg.clashes()[("attributions", "dup")]
+    # each is reachable by its qualified name
+    assert reg.get("attributions", "wtko-tiny-a:dup").__module__ == "wtko_tiny_a"
+    assert reg.get("attributions", "wtko-tiny-b:dup").__module__ == "wtko_tiny_b"
     # other plugins keep working
     assert reg.get("readers", "attribution_set").__name__ == "read_attribution_set"
-    # a runtime registration under a taken name is an error too
+    # a runtime registration under a taken name is an error
     with pytest.raises(PluginError, match="clash"):
         reg.add("readers", "npz_pair", lambda p: None)
+
+
+def test_third_party_name_clash_never_disables_a_builtin(on_path):
+    install_plugin(on_path, dist="wtko-tiny-c", module="wtko_tiny_c",
+                   entries={"wtko_captum.attributions": {"saliency": "wtko_tiny_c:tiny"}})
+    reg = Registry()
+    from wtko_captum.attribution.methods.saliency import saliency
+
+    assert reg.get("attributions", "saliency") is saliency
+    assert reg.get("attributions", "wtko-captum:saliency") is saliency
+    assert reg.get("attributions", "wtko-tiny-c:saliency").__module__ == "wtko_tiny_c"
+    assert "means wtko-captum:saliency" in reg.clashes()[("attributions", "saliency")]
 
 
 def test_unknown_name_lists_available(registry):
@@ -120,7 +135,7 @@ def test_cli_unknown_method_is_one_line_error(tmp_path, capsys):
     rc = main(["attribute", str(model_path), str(data), "--method", "nosuch", "-o", str(tmp_path / "a")])
     err = capsys.readouterr().err
     assert rc == 2
-    assert "unknown attribution 'nosuch'; available:" in err
+    assert "unknown attribution method 'nosuch'; available:" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
 
 

@@ -18,7 +18,7 @@ _EXPORTS = {
     "save_checkpoint": "wtko_captum.core.checkpoint",
     "one_hot": "wtko_captum.core.sequence",
     "decode": "wtko_captum.core.sequence",
-    "build_model": "wtko_captum.models",
+    "build_model": "wtko_captum.core.architecture",
     "get_registry": "wtko_captum.core.registry",
     "load_prepared": "wtko_captum.core.dataset",
     "prepare": "wtko_captum.preparation.prepare",

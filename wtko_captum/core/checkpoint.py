@@ -18,8 +18,7 @@ from pathlib import Path
 import torch
 
 from wtko_captum.core.atomic import atomic_path
-from wtko_captum.core.errors import CheckpointError, PluginError
-from wtko_captum.models import build_model
+from wtko_captum.core.errors import CheckpointError, InputError, PluginError
 
 FORMAT = "wtko_captum.checkpoint"
 FORMAT_VERSION = 1
@@ -88,7 +87,7 @@ def model_identity(ckpt: dict) -> str:
 
 
 def load_model(path, *, architecture: str | None = None, input_length: int | None = None,
-               device="cpu", with_checkpoint: bool = False):
+               device="cpu", with_checkpoint: bool = False, trusted_spec: str | None = None):
     """Load a checkpoint into its architecture, in eval mode.
 
     ``architecture`` / ``input_length``, when given, must match the checkpoint (a clear
@@ -105,11 +104,22 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
             f"{path}: checkpoint expects input length {ckpt['input_length']} bp, "
             f"data has {input_length} bp (re-run prepare with --width {ckpt['input_length']})"
         )
+    from wtko_captum.core.architecture import build_model
+
+    config = dict(ckpt["config"])
+    required = {k: config.pop(k) for k in ("input_length", "n_classes") if k in config}
+    required.setdefault("input_length", int(ckpt["input_length"]))
+    required.setdefault("n_classes", len(ckpt["class_names"]))
+    if required["n_classes"] != len(ckpt["class_names"]):
+        raise CheckpointError(f"{path}: checkpoint has {len(ckpt['class_names'])} class names "
+                              f"({', '.join(map(str, ckpt['class_names']))}) for {required['n_classes']} outputs")
     try:
-        model = build_model(arch, **ckpt["config"])
+        model = build_model(arch, trusted_spec=trusted_spec, check=False, **required, **config)
         model.load_state_dict(ckpt["state_dict"])
     except PluginError as exc:
         raise CheckpointError(f"{path}: checkpoint architecture {arch!r} is not installed: {exc}") from None
+    except InputError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit architecture {arch!r}: {str(exc).splitlines()[0]}") from None
     model.class_names = list(ckpt["class_names"])

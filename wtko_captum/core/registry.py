@@ -1,9 +1,15 @@
-"""Plugin registry: one entry-point group per kind, resolved lazily.
+"""The plugin registry: one entry-point group per kind of plugin, resolved lazily.
 
-Built-in methods, models, exporters and readers register through the same entry points as a
-third-party package would (see ``pyproject.toml``). An entry is a ``"module:attr"`` string
-that is imported only when first used. Two plugins claiming one name in one kind is an
-error, never a silent override; an unknown name lists the available ones.
+The core finds every plugin here, its own built-ins included: they register through the same
+entry points as a third-party package (``pyproject.toml``). An entry is a ``"module:attr"``
+string (or a bare module, for commands) imported only when first used.
+
+Names. A plugin is reached by its plain name (``ism``) or qualified by the distribution that
+provides it (``wtko-tangermeme-plugin:ism``). When two distributions claim one name, the one
+from this project (the core or a first-party plugin) keeps the plain name and the other is
+reached only by its qualified name; between two third parties the plain name is ambiguous and
+the error lists both qualified names. Nothing is disabled silently: ``wtko plugins`` reports
+every clash.
 
 Tests isolate the registry with :func:`use_registry` (the ``registry`` pytest fixture).
 """
@@ -18,13 +24,47 @@ from typing import Any, Callable
 from wtko_captum.core.errors import PluginError
 
 GROUPS = {
+    "models": "wtko_captum.models",
     "attributions": "wtko_captum.attributions",
     "exporters": "wtko_captum.exporters",
     "readers": "wtko_captum.readers",
-    "models": "wtko_captum.models",
+    "motif_finders": "wtko_captum.motif_finders",
+    "commands": "wtko_captum.commands",
+    "track_types": "wtko_captum.track_types",
+}
+SINGULAR = {"models": "model", "attributions": "attribution method", "exporters": "exporter",
+            "readers": "reader", "motif_finders": "motif finder", "commands": "command",
+            "track_types": "track type"}
+
+CORE_DIST = "wtko-captum"
+#: first-party plugin distributions and the folder of this repository each installs from
+FIRST_PARTY = {
+    "wtko-tangermeme-plugin": "plugins/wtko_tangermeme",
+    "wtko-modisco-plugin": "plugins/wtko_modisco",
+    "wtko-pgt-plugin": "plugins/wtko_pgt",
+}
+#: what each first-party plugin provides, so that a missing one is named with its install hint
+PROVIDED_BY = {
+    ("attributions", "ism"): "wtko-tangermeme-plugin",
+    ("attributions", "deeplift_shap_tangermeme"): "wtko-tangermeme-plugin",
+    ("commands", "insert"): "wtko-tangermeme-plugin",
+    ("commands", "ablate"): "wtko-tangermeme-plugin",
+    ("commands", "modisco"): "wtko-modisco-plugin",
+    ("motif_finders", "modisco"): "wtko-modisco-plugin",
+    ("exporters", "modisco"): "wtko-modisco-plugin",
+    ("readers", "modisco_results"): "wtko-modisco-plugin",
+    ("track_types", "attribution_logo"): "wtko-pgt-plugin",
 }
 
 
+def install_hint(dist: str) -> str:
+    """How to install a first-party plugin distribution."""
+    folder = FIRST_PARTY.get(dist)
+    where = f" (from a checkout of wtko-captum: pip install -e {folder})" if folder else ""
+    return f"pip install {dist}{where}"
+
+
+# ---- what a plugin declares about itself ---------------------------------------------------
 @dataclass(frozen=True)
 class MethodInfo:
     """What an attribution method declares about itself.
@@ -32,13 +72,17 @@ class MethodInfo:
     hypothetical: scores every base at every position (``(N,4,L)`` where the unobserved
         bases also carry a score), rather than only the observed base (projected).
     needs_layer: takes a ``layer=`` argument (e.g. Grad-CAM).
-    stochastic: depends on ``random_state`` (e.g. shuffled references).
+    stochastic: depends on ``seed`` (e.g. shuffled references).
     """
 
     hypothetical: bool = True
     needs_layer: bool = False
     stochastic: bool = False
     description: str = ""
+
+
+def _first_line(func) -> str:
+    return (func.__doc__ or "").strip().split("\n")[0]
 
 
 def attribution_method(*, hypothetical=True, needs_layer=False, stochastic=False, description=""):
@@ -49,20 +93,92 @@ def attribution_method(*, hypothetical=True, needs_layer=False, stochastic=False
     """
 
     def mark(func: Callable) -> Callable:
-        desc = description or (func.__doc__ or "").strip().split("\n")[0]
-        func.wtko_info = MethodInfo(hypothetical, needs_layer, stochastic, desc)
+        func.wtko_info = MethodInfo(hypothetical, needs_layer, stochastic, description or _first_line(func))
         return func
 
     return mark
 
 
+@dataclass(frozen=True)
+class ExporterInfo:
+    """What an exporter writes from: ``accepts`` names the inputs it takes (``attributions``:
+    AttributionSets or directories; ``motifs``: ``{key: (L,4) matrix}`` or a motif file;
+    ``intervals``: a table of intervals; ``tracks``: a tracks directory; ``modisco``: a
+    modisco results directory)."""
+
+    accepts: tuple[str, ...] = ()
+    description: str = ""
+
+
+def exporter(*, accepts, description=""):
+    """Decorator for a writer ``write(obj, out, **options) -> list of paths written``."""
+
+    def mark(func: Callable) -> Callable:
+        acc = (accepts,) if isinstance(accepts, str) else tuple(accepts)
+        func.wtko_info = ExporterInfo(acc, description or _first_line(func))
+        return func
+
+    return mark
+
+
+@dataclass(frozen=True)
+class ReaderInfo:
+    """A reader turns a path into ``kind`` (``attributions``: an AttributionSet; ``motifs``:
+    ``{key: (L,4) probability matrix}``). ``claim(path) -> bool`` says whether it reads it."""
+
+    kind: str
+    claim: Callable
+    description: str = ""
+
+
+def reader(*, kind, claim, description=""):
+    """Decorator for ``read(path) -> object``, with ``claim(path) -> bool`` checked first."""
+    if kind not in ("attributions", "motifs"):
+        raise PluginError(f"reader kind must be 'attributions' or 'motifs', got {kind!r}")
+
+    def mark(func: Callable) -> Callable:
+        func.wtko_info = ReaderInfo(kind, claim, description or _first_line(func))
+        return func
+
+    return mark
+
+
+@dataclass(frozen=True)
+class FinderInfo:
+    """A motif finder's input: ``attributions`` (an AttributionSet) or ``model`` (a checkpoint
+    with prepared data, e.g. first-layer filters)."""
+
+    input: str = "attributions"
+    description: str = ""
+
+
+def motif_finder(*, input="attributions", description=""):
+    """Decorator for ``find(source, out, **options) -> dict`` (a motif finder)."""
+
+    def mark(func: Callable) -> Callable:
+        func.wtko_info = FinderInfo(input, description or _first_line(func))
+        return func
+
+    return mark
+
+
+# ---- the registry --------------------------------------------------------------------------
 @dataclass
 class Entry:
     kind: str
     name: str
-    target: Any  # "module:attr" string, or the object itself for runtime registrations
+    target: Any  # "module:attr" or "module" string, or the object itself (runtime registrations)
     source: str  # distribution that provides it, or "runtime"
     _obj: Any = field(default=None, repr=False)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.source}:{self.name}"
+
+    @property
+    def ours(self) -> bool:
+        """Provided by this project (the core or a first-party plugin)."""
+        return self.source == CORE_DIST or self.source in FIRST_PARTY
 
     def load(self):
         if self._obj is None:
@@ -88,9 +204,7 @@ class Registry:
     ``Registry(discover=False)`` starts empty (for tests)."""
 
     def __init__(self, discover: bool = True):
-        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in GROUPS}
-        # (kind, name) -> message, for names two installed distributions both claim
-        self._clashes: dict[tuple[str, str], str] = {}
+        self._entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in GROUPS}
         self._discovered = not discover
 
     def _ensure(self):
@@ -99,55 +213,98 @@ class Registry:
             for kind, group in GROUPS.items():
                 for ep in entry_points(group=group):
                     dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown"
-                    try:
-                        self.add(kind, ep.name, ep.value, dist)
-                    except PluginError as exc:
-                        # One broken third-party package must not disable every command: the
-                        # clashing name becomes unusable (an error naming both providers) and
-                        # `wtko plugins list` reports it; every other plugin keeps working.
-                        self._clashes[(kind, ep.name)] = str(exc)
+                    self._insert(Entry(kind, ep.name, ep.value, dist))
 
-    def clashes(self) -> dict[tuple[str, str], str]:
-        """``{(kind, name): message}`` for names claimed by two installed distributions."""
-        self._ensure()
-        return dict(self._clashes)
+    def _insert(self, entry: Entry) -> Entry:
+        providers = self._entries[entry.kind].setdefault(entry.name, [])
+        for old in providers:
+            if old.source == entry.source:
+                if isinstance(entry.target, str) and old.target == entry.target:
+                    return old  # the same distribution seen twice on sys.path
+                raise PluginError(f"{entry.source} registers {SINGULAR[entry.kind]} {entry.name!r} twice "
+                                  f"({old.target_name} and {entry.target_name})")
+        providers.append(entry)
+        return entry
 
     def add(self, kind: str, name: str, target, source: str = "runtime") -> Entry:
         """Register ``target`` (a ``"module:attr"`` string or an object) as ``name``.
 
-        Raises :class:`PluginError` when another source already provides ``name``.
+        At run time a taken name is an error: register under another name.
         """
         if kind not in self._entries:
             raise PluginError(f"unknown plugin kind {kind!r}; kinds: {', '.join(GROUPS)}")
-        old = self._entries[kind].get(name)
-        if old is not None:
-            same = isinstance(target, str) and old.target == target and old.source == source
-            if same:  # the same distribution seen twice on sys.path
-                return old
-            raise PluginError(
-                f"plugin clash: {kind} {name!r} is provided by both {old.source} "
-                f"({old.target_name}) and {source}; uninstall one of them"
-            )
-        entry = Entry(kind, name, target, source)
-        self._entries[kind][name] = entry
-        return entry
+        self._ensure()
+        taken = self._entries[kind].get(name)
+        if taken:
+            raise PluginError(f"plugin clash: {SINGULAR[kind]} {name!r} is already provided by "
+                              f"{taken[0].source} ({taken[0].target_name}); register it under another name")
+        return self._insert(Entry(kind, name, target, source))
+
+    def copy(self) -> "Registry":
+        """An independent registry with the same entries (what a test adds does not leak)."""
+        self._ensure()
+        reg = Registry(discover=False)
+        for kind, by_name in self._entries.items():
+            for es in by_name.values():
+                for e in es:
+                    reg._insert(Entry(e.kind, e.name, e.target, e.source))
+        return reg
 
     def entries(self, kind: str) -> list[Entry]:
+        """Every entry of ``kind``, clashing ones included, sorted by name then provider."""
         self._ensure()
-        return sorted(self._entries[kind].values(), key=lambda e: e.name)
+        return sorted((e for es in self._entries[kind].values() for e in es),
+                      key=lambda e: (e.name, not e.ours, e.source))
 
     def names(self, kind: str) -> list[str]:
-        return [e.name for e in self.entries(kind)]
+        """The plain names of ``kind`` (a clashing name once)."""
+        self._ensure()
+        return sorted(self._entries[kind])
+
+    def clashes(self) -> dict[tuple[str, str], str]:
+        """``{(kind, name): message}`` for every name that several distributions claim."""
+        self._ensure()
+        out = {}
+        for kind, by_name in self._entries.items():
+            for name, es in by_name.items():
+                if len(es) > 1:
+                    winner = self._plain_winner(es)
+                    quals = ", ".join(e.qualified for e in es)
+                    how = (f"{name!r} means {winner.qualified}; use the qualified name for the others"
+                           if winner else f"{name!r} is ambiguous; use a qualified name")
+                    out[(kind, name)] = f"{SINGULAR[kind]} {name!r} is provided by {quals}: {how}"
+        return out
+
+    @staticmethod
+    def _plain_winner(es: list[Entry]) -> Entry | None:
+        ours = [e for e in es if e.ours]
+        return ours[0] if len(ours) == 1 else (es[0] if len(es) == 1 else None)
 
     def entry(self, kind: str, name: str) -> Entry:
         self._ensure()
-        if (kind, name) in self._clashes:
-            raise PluginError(self._clashes[(kind, name)])
-        try:
-            return self._entries[kind][name]
-        except KeyError:
-            available = ", ".join(self.names(kind)) or "none installed"
-            raise PluginError(f"unknown {kind[:-1]} {name!r}; available: {available}") from None
+        name = str(name)
+        by_name = self._entries[kind]
+        dist, sep, plain = name.rpartition(":")
+        if sep and plain in by_name:
+            for e in by_name[plain]:
+                if e.source == dist:
+                    return e
+        es = by_name.get(name)
+        if es:
+            winner = self._plain_winner(es)
+            if winner is None:
+                raise PluginError(f"{SINGULAR[kind]} {name!r} is provided by several packages: "
+                                  f"{', '.join(e.qualified for e in es)}; choose one by its qualified name")
+            return winner
+        raise PluginError(self.unknown_message(kind, name))
+
+    def unknown_message(self, kind: str, name: str) -> str:
+        dist = PROVIDED_BY.get((kind, name.rpartition(":")[2]))
+        if dist is not None:
+            return (f"{SINGULAR[kind]} {name!r} comes with the plugin {dist}, which is not "
+                    f"installed: {install_hint(dist)}")
+        available = ", ".join(self.names(kind)) or "none installed"
+        return f"unknown {SINGULAR[kind]} {name!r}; available: {available}"
 
     def get(self, kind: str, name: str):
         """The plugin object (imported on first use).
@@ -157,12 +314,17 @@ class Registry:
         """
         entry = self.entry(kind, name)
         try:
-            return entry.load()
+            obj = entry.load()
         except (ImportError, AttributeError) as exc:
             raise PluginError(
-                f"{kind[:-1]} {name!r} from {entry.source} ({entry.target_name}) failed to "
+                f"{SINGULAR[kind]} {name!r} from {entry.source} ({entry.target_name}) failed to "
                 f"import: {type(exc).__name__}: {exc}"
             ) from exc
+        if kind == "models":
+            from wtko_captum.core.architecture import check_model_class
+
+            check_model_class(obj, entry)
+        return obj
 
 
 _current = Registry()

@@ -175,7 +175,7 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
     from tqdm.auto import tqdm
 
     from wtko_captum.core.checkpoint import save_checkpoint
-    from wtko_captum.models import build_model
+    from wtko_captum.core.architecture import build_model
     from wtko_captum.core.figures import plot_learning_curve
     from wtko_captum.core.sequence import reverse_complement_onehot
 
@@ -188,11 +188,8 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
     # (dropout draws from it).
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        config = {"input_length": prepared.width, "n_classes": len(class_names), **opts["model_config"]}
-        try:
-            model = build_model(opts["architecture"], **config)
-        except TypeError as exc:
-            raise WtkoError(f"architecture {opts['architecture']!r} does not accept {config}: {exc}") from None
+        model = build_model(opts["architecture"], input_length=prepared.width, n_classes=len(class_names),
+                            trusted_spec=opts["architecture"], **opts["model_config"])
         model.to(dev)
         optimiser = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
         loss_fn = torch.nn.CrossEntropyLoss(
