@@ -123,7 +123,7 @@ def child(args) -> None:
         if args.case == "bare":
             run_bare(s, sizes, Path(tmp))
         else:
-            write_bigwig(tmp, s, sizes, tracks=["projected", "maxabs"], overlap=args.overlap,
+            write_bigwig(s, tmp, chrom_sizes=sizes, tracks=["projected", "maxabs"], overlap=args.overlap,
                          max_zooms=0 if args.case == "overlap-nozoom" else 10)
         dt = time.perf_counter() - t0
         mb = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 2**20

@@ -68,7 +68,7 @@ def device(request):
 # Small and fast (~10 s each on one core): 600 sequences per class of 200 bp, a WTKO-CNN
 # with 32 filters per conv layer, 10 epochs. Test auROC is ~0.95 for both.
 SIM_TRAIN = dict(epochs=10, patience=4, batch_size=32, accumulation=1, lr=3e-3, device="cpu", verbose=False,
-                 model_config=dict(n_filters=32, n_filters2=32, hidden=32))
+                 model_options=dict(n_filters=32, n_filters2=32, hidden=32))
 
 
 def _simulated_run(root: Path, preset: str, n: int = 600, length: int = 200, seed: int = 0) -> dict:

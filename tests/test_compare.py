@@ -45,9 +45,8 @@ def dirs(tmp_path_factory):
                      "sequence": seq if s.strand == "+" else reverse_complement(seq)})
     seqlets = pd.DataFrame(rows)
     seqlets.to_csv(mod / "seqlets.tsv", sep="\t", index=False)
-    write_meme(mod / "patterns.pfm.meme", {
-        p: _pfm(seqlets.loc[seqlets["pattern"] == p, "sequence"]) for p in
-        ("pos_patterns.pattern_0", "pos_patterns.pattern_1")})
+    write_meme({p: _pfm(seqlets.loc[seqlets["pattern"] == p, "sequence"]) for p in
+                ("pos_patterns.pattern_0", "pos_patterns.pattern_1")}, mod / "patterns.pfm.meme")
     pd.DataFrame({"pattern": ["pos_patterns.pattern_0", "pos_patterns.pattern_1"],
                   "seqlets_in_KO": [0, (seqlets["label"] == 0).sum()],
                   "seqlets_in_WT": [(seqlets["label"] == 1).sum(), 0]}).to_csv(mod / "patterns.tsv", sep="\t", index=False)

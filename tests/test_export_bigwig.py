@@ -97,7 +97,7 @@ def test_bigwig_matches_attribution_set_base_by_base(tmp_path, rule):
 
     s = make_set(seed=1)
     # a tiny buffer forces many partial flushes inside overlapping chains
-    paths = write_bigwig(tmp_path, s, SIZES, tracks=["projected", "maxabs", "hypothetical"], overlap=rule,
+    paths = write_bigwig(s, tmp_path, chrom_sizes=SIZES, tracks=["projected", "maxabs", "hypothetical"], overlap=rule,
                          buffer_size=50, chunk_size=7)
     names = [p.name for p in paths]
     assert names == [f"saliency.{t}.bw" for t in ["projected", "maxabs", "hypothetical_A", "hypothetical_C",
@@ -119,7 +119,7 @@ def test_gaps_at_n_and_padding_and_edges_exact(tmp_path):
     x[0, :, :5] = 0       # padding before chrA:0
     x[1, :, 10:13] = 0    # N at chrA:110-113
     s = AttributionSet(x, np.ones_like(x) * 2, regions, "ig")
-    bw_path = write_bigwig(tmp_path, s, SIZES, tracks=["projected"])[0]
+    bw_path = write_bigwig(s, tmp_path, chrom_sizes=SIZES, tracks=["projected"])[0]
     bw = pyBigWig.open(str(bw_path))
     assert bw.intervals("chrA", 0, 200)[0][:2] == (0, 1)  # first base of the chromosome is written
     vals = np.array(bw.values("chrA", 0, 200))
@@ -135,7 +135,7 @@ def test_averaging_sets_equals_mean_attribution(tmp_path):
 
     a = make_set(seed=4)
     b = AttributionSet(a.X, a.attr[::-1].copy() * 3, a.regions, "saliency")  # another "seed"
-    paths = write_bigwig(tmp_path, [a, b], SIZES, tracks=["projected", "maxabs"], overlap="max-abs")
+    paths = write_bigwig([a, b], tmp_path, chrom_sizes=SIZES, tracks=["projected", "maxabs"], overlap="max-abs")
     assert_same(read_all(paths[0]), reference([a, b], "projected", "max-abs"))
     assert_same(read_all(paths[1]), reference([a, b], "maxabs", "max-abs"))
     assert json.loads(paths[-1].read_text())["n_sets_averaged"] == 2
@@ -150,10 +150,10 @@ def test_averaging_refuses_different_windows_or_sequences(tmp_path):
     moved.loc[7, "end"] += 1
     b = AttributionSet(a.X, a.attr, moved, "saliency")
     with pytest.raises(InputError, match="region 7"):
-        write_bigwig(tmp_path, [a, b], SIZES)
+        write_bigwig([a, b], tmp_path, chrom_sizes=SIZES)
     c = AttributionSet(a.X[:, ::-1].copy(), a.attr, a.regions, "saliency")
     with pytest.raises(InputError, match="different sequences"):
-        write_bigwig(tmp_path, [a, c], SIZES)
+        write_bigwig([a, c], tmp_path, chrom_sizes=SIZES)
     assert not list(tmp_path.glob("*.bw"))  # nothing half-written
 
 
@@ -163,12 +163,12 @@ def test_unknown_chrom_and_sequence_past_end_are_errors(tmp_path):
     s = make_set(seed=6, n=3, regions=pd.DataFrame({"chrom": ["A", "chrA", "chrA"], "start": [0, 0, 10],
                                                     "end": [L, L, L + 10]}), x=random_onehot(3, L))
     with pytest.raises(InputError, match="'A'.*did you mean 'chrA'"):
-        write_bigwig(tmp_path, s, SIZES)
+        write_bigwig(s, tmp_path, chrom_sizes=SIZES)
     past = pd.DataFrame({"chrom": ["chrB"], "start": [SIZES["chrB"] - 10], "end": [SIZES["chrB"] - 10 + L],
                          "name": ["late"]})
     s = AttributionSet(random_onehot(1, L), np.ones((1, 4, L), np.float32), past, "x")
     with pytest.raises(InputError, match="'late' chrB:390-430 has sequence outside chrB"):
-        write_bigwig(tmp_path, s, SIZES)
+        write_bigwig(s, tmp_path, chrom_sizes=SIZES)
     assert not list(tmp_path.iterdir())
 
 
@@ -177,7 +177,7 @@ def test_hypothetical_tracks_need_hypothetical_method(tmp_path):
 
     s = make_set(seed=7, hypothetical=False)
     with pytest.raises(InputError, match="hypothetical tracks need"):
-        write_bigwig(tmp_path, s, SIZES, tracks=["hypothetical"])
+        write_bigwig(s, tmp_path, chrom_sizes=SIZES, tracks=["hypothetical"])
 
 
 def test_chrom_sizes_from_messy_file_and_fasta(data_dir, tmp_path):
@@ -190,7 +190,7 @@ def test_chrom_sizes_from_messy_file_and_fasta(data_dir, tmp_path):
     assert fasta == {"chr17_region": 1_000_001}
     regions = pd.DataFrame({"chrom": ["chr19", "chr19"], "start": [61431566 - L, 0], "end": [61431566, L]})
     s = AttributionSet(random_onehot(2, L), np.ones((2, 4, L), np.float32), regions, "m")
-    bw = pyBigWig.open(str(write_bigwig(tmp_path, s, messy, tracks=["maxabs"])[0]))
+    bw = pyBigWig.open(str(write_bigwig(s, tmp_path, chrom_sizes=messy, tracks=["maxabs"])[0]))
     assert bw.chroms("chr19") == 61431566
     assert bw.values("chr19", 61431566 - 1, 61431566) == [1.0]  # last base of the chromosome
     with pytest.raises(InputError):
@@ -206,7 +206,7 @@ def test_real_bigwig_fixture_and_ours_share_the_format(data_dir, tmp_path):
     ivs = real.intervals("chr1")
     assert ivs and all(a < b for a, b, _ in ivs[:100])
     assert real.header()["nLevels"] > 0
-    ours = pyBigWig.open(str(write_bigwig(tmp_path, make_set(seed=8), SIZES, tracks=["projected"])[0]))
+    ours = pyBigWig.open(str(write_bigwig(make_set(seed=8), tmp_path, chrom_sizes=SIZES, tracks=["projected"])[0]))
     assert ours.header()["nLevels"] > 0
     vals = np.array(ours.values("chrA", 0, SIZES["chrA"]))
     ok = ~np.isnan(vals)
@@ -217,7 +217,7 @@ def test_bedgraph_lines_match_bigwig(tmp_path):
     from track_exporters.bedgraph import write_bedgraph
 
     s = make_set(seed=9)
-    paths = write_bedgraph(tmp_path, s, SIZES, tracks=["projected"], overlap="nearest-summit")
+    paths = write_bedgraph(s, tmp_path, chrom_sizes=SIZES, tracks=["projected"], overlap="nearest-summit")
     lines = paths[0].read_text().splitlines()
     assert lines[0].startswith("track type=bedGraph") and "overlap=nearest-summit" in lines[0]
     got = {}
@@ -268,7 +268,7 @@ def test_overlap_ties_go_to_the_window_that_starts_first(tmp_path, rule, expecte
     regions = pd.DataFrame({"chrom": ["chrA", "chrA"], "start": [11, 0], "end": [11 + L, L]})
     x = random_onehot(2, L, seed=2)
     attr = np.stack([-x[0], x[1]])  # projected = -1 for the later window, +1 for the first
-    bw = pyBigWig.open(str(write_bigwig(tmp_path, AttributionSet(x, attr, regions, "m"), SIZES,
+    bw = pyBigWig.open(str(write_bigwig(AttributionSet(x, attr, regions, "m"), tmp_path, chrom_sizes=SIZES,
                                         tracks=["projected"], overlap=rule)[0]))
     vals = np.array(bw.values("chrA", 0, 51))
     assert vals[25] == expected_at_25
@@ -285,7 +285,7 @@ def test_minus_strand_window_is_reverse_complemented_to_the_genome(tmp_path):
     x = random_onehot(2, L, seed=11)
     attr = np.random.default_rng(11).normal(size=x.shape).astype(np.float32)
     regions = pd.DataFrame({"chrom": ["chrA", "chrA"], "start": [0, 300], "end": [L, 300 + L], "strand": ["+", "-"]})
-    paths = write_bigwig(tmp_path, AttributionSet(x, attr, regions, "m"), SIZES, tracks=["projected", "hypothetical"])
+    paths = write_bigwig(AttributionSet(x, attr, regions, "m"), tmp_path, chrom_sizes=SIZES, tracks=["projected", "hypothetical"])
     proj = np.array(pyBigWig.open(str(paths[0])).values("chrA", 300, 300 + L))
     np.testing.assert_allclose(proj, (attr[1] * x[1]).sum(0)[::-1], rtol=1e-6)
     hyp_a = np.array(pyBigWig.open(str(paths[1])).values("chrA", 300, 300 + L))
@@ -297,7 +297,7 @@ def test_max_zooms_zero_writes_no_zoom_levels_and_same_values(tmp_path):
     from track_exporters.bigwig import write_bigwig
 
     s = make_set(seed=12)
-    a = write_bigwig(tmp_path / "z", s, SIZES, tracks=["projected"])[0]
-    b = write_bigwig(tmp_path / "n", s, SIZES, tracks=["projected"], max_zooms=0)[0]
+    a = write_bigwig(s, tmp_path / "z", chrom_sizes=SIZES, tracks=["projected"])[0]
+    b = write_bigwig(s, tmp_path / "n", chrom_sizes=SIZES, tracks=["projected"], max_zooms=0)[0]
     assert pyBigWig.open(str(a)).header()["nLevels"] > 0 and pyBigWig.open(str(b)).header()["nLevels"] == 0
     assert read_all(a) == read_all(b)

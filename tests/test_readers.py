@@ -12,8 +12,8 @@ import torch
 from conftest import random_onehot
 from wtko_captum.core.attribution_set import AttributionSet
 from wtko_captum.core.errors import InputError
-from wtko_captum.core.readers import (read_attribution_set, read_attributions, read_npz_pair,
-                                 read_torch_tensors)
+from wtko_captum.core.readers import read_attributions
+from wtko_captum.core.registry import reader
 
 @pytest.fixture
 def arrays():
@@ -21,6 +21,15 @@ def arrays():
     X[2, :, 10:12] = 0  # N bases
     attr = np.random.default_rng(1).normal(size=X.shape).astype(np.float32)
     return X, attr
+
+def _claimants(path) -> list[str]:
+    """The installed attribution readers that claim ``path``."""
+    from wtko_captum.core.registry import get_registry
+
+    reg = get_registry()
+    return [n for n in reg.names("readers") if reg.get("readers", n).wtko_info.kind == "attributions"
+            and reg.get("readers", n).wtko_info.claim(path)]
+
 
 def test_attribution_set_roundtrip(tmp_path, arrays):
     X, attr = arrays
@@ -32,7 +41,7 @@ def test_attribution_set_roundtrip(tmp_path, arrays):
     np.testing.assert_array_equal(got.attr, attr)
     assert list(got.regions["prediction"]) == [1, 0, 1, 1, 0] and got.regions.loc[4, "start"] == 500
     # the other readers decline our directory
-    assert read_npz_pair(tmp_path / "s") is None and read_torch_tensors(tmp_path / "s") is None
+    assert _claimants(tmp_path / "s") == ["attribution_set"]
 
 def test_modisco_pair_in_nlc_layout_with_bed(tmp_path, arrays, caplog):
     X, attr = arrays
@@ -49,7 +58,7 @@ def test_modisco_pair_in_nlc_layout_with_bed(tmp_path, arrays, caplog):
     np.testing.assert_array_equal(got.attr, attr * X)
     assert got.hypothetical is False and got.method == "shap" and got.extra["reader"] == "npz_pair"
     assert list(got.regions["name"]) == [f"p{i}" for i in range(5)] and got.regions.loc[1, "start"] == 1030
-    assert read_attribution_set(d) is None
+    assert _claimants(d) == ["npz_pair"]
 
 def test_npz_pair_given_as_the_scores_file_without_bed(tmp_path, arrays):
     X, attr = arrays
@@ -114,11 +123,14 @@ def test_nothing_claims_it(tmp_path):
 def test_third_party_reader_through_registry(tmp_path, registry, arrays):
     X, attr = arrays
 
+    @reader(kind="attributions", claim=lambda path: str(path).endswith(".scores"))
     def read_csv_scores(path):
-        if not str(path).endswith(".scores"):
-            return None
         return AttributionSet(X, attr, pd.DataFrame({"chrom": ["c"] * 5, "start": 0, "end": 30}), "csv")
 
     registry.add("readers", "csv_scores", read_csv_scores)
     (tmp_path / "x.scores").write_text("")
+    got = read_attributions(tmp_path / "x.scores")
+    assert got.extra["reader"] == "csv_scores" and got.method == "csv"
+    # a reader of another kind is never asked for attributions, and claims decide
+    registry.add("readers", "greedy_motifs", reader(kind="motifs", claim=lambda p: True)(lambda p: {}))
     assert read_attributions(tmp_path / "x.scores").extra["reader"] == "csv_scores"

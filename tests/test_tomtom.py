@@ -79,7 +79,7 @@ def test_threshold_and_custom_db(jaspar, tmp_path):
     from track_exporters.meme import write_meme
 
     db = {k: jaspar[k] for k in list(jaspar)[:40]}
-    write_meme(tmp_path / "db.meme", db)
+    write_meme(db, tmp_path / "db.meme")
     q = {"m": db[list(db)[5]]}
     full = tomtom(q, tmp_path / "db.meme", thresh=1.0)
     assert len(full) == 40 and full["p-value"].is_monotonic_increasing

@@ -15,7 +15,7 @@ from wtko_captum.core.errors import InputError, WtkoError
 from wtko_captum.training.train import _class_weights, evaluate_split, train
 
 TINY = dict(batch_size=16, accumulation=2, device="cpu", verbose=False,
-            model_config=dict(n_filters=4, n_filters2=4, hidden=4))
+            model_options=dict(n_filters=4, n_filters2=4, hidden=4))
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +121,7 @@ def test_multiple_seeds(tiny_data, tmp_path):
 
 def test_early_stopping(tiny_data, tmp_path):
     # lr = 0 and no BatchNorm: the validation auROC cannot improve after epoch 1
-    cfg = dict(TINY, model_config=dict(TINY["model_config"], batchnorm=False))
+    cfg = dict(TINY, model_options=dict(TINY["model_options"], batchnorm=False))
     train(tiny_data, tmp_path / "e", epochs=20, patience=2, lr=0.0, weight_decay=0.0, seeds=0, **cfg)
     hist = pd.read_csv(tmp_path / "e" / "metrics.csv")
     assert list(hist["epoch"]) == [1, 2, 3]

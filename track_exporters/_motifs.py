@@ -37,9 +37,15 @@ def split_key(key: str) -> tuple[str, str]:
 
 def as_background(background) -> np.ndarray:
     """``(4,)`` background frequencies A,C,G,T from None (uniform), a sequence of 4 numbers,
-    or a mapping ``{"A": .., "C": .., "G": .., "T": ..}``; must be positive and sum to 1."""
+    a string ``"0.3,0.2,0.2,0.3"``, or a mapping ``{"A": .., "C": .., "G": .., "T": ..}``;
+    must be positive and sum to 1."""
     if background is None:
         return UNIFORM.copy()
+    if isinstance(background, str):
+        try:
+            background = [float(v) for v in background.split(",")]
+        except ValueError:
+            raise InputError("background must be four comma-separated numbers A,C,G,T", value=background) from None
     if isinstance(background, Mapping):
         try:
             background = [background[b] for b in ALPHABET]

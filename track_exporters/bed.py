@@ -21,52 +21,13 @@ import pandas as pd
 
 from wtko_captum.core.atomic import atomic_path
 from wtko_captum.core.errors import InputError, near_miss
+from wtko_captum.core.intervals import window_to_genome
+from wtko_captum.core.registry import exporter
 
 BED6 = ["chrom", "start", "end", "name", "score", "strand"]
 #: colour-blind-safe palette (Okabe-Ito, then Tableau) cycled over names in order of appearance
 PALETTE = ["230,159,0", "86,180,233", "0,158,115", "240,228,66", "0,114,178", "213,94,0",
            "204,121,167", "0,0,0", "148,103,189", "140,86,75", "127,127,127", "188,189,34"]
-
-
-def window_to_genome(hits: pd.DataFrame, regions: pd.DataFrame, *, index_col: str = "example_idx",
-                     start_col: str = "start", end_col: str = "end") -> pd.DataFrame:
-    """Map window-relative hits to genome coordinates.
-
-    Parameters
-    ----------
-    hits : DataFrame
-        One row per hit with ``index_col`` (row of ``regions``, 0-based) and 0-based half-open
-        ``start_col``/``end_col`` inside that window (e.g. modisco seqlets, FIMO hits on
-        window sequences, k-mer positions).
-    regions : DataFrame
-        The AttributionSet's regions (chrom, start, end).
-
-    Returns
-    -------
-    DataFrame
-        ``hits`` with ``chrom``, ``start``, ``end`` replaced by genome coordinates
-        (``regions.start[n] + offset``) and the window columns kept as ``window_start`` /
-        ``window_end``.
-    """
-    for col in (index_col, start_col, end_col):
-        if col not in hits:
-            raise InputError(f"hits table lacks column {col!r}; columns: {', '.join(map(str, hits.columns))}")
-    idx = hits[index_col].to_numpy(dtype=np.int64)
-    if len(idx) and (idx.min() < 0 or idx.max() >= len(regions)):
-        raise InputError(f"hit {index_col} out of range 0..{len(regions) - 1}", value=int(idx.max() if idx.max() >= len(regions) else idx.min()))
-    s = hits[start_col].to_numpy(dtype=np.int64)
-    e = hits[end_col].to_numpy(dtype=np.int64)
-    width = (regions["end"] - regions["start"]).to_numpy(dtype=np.int64)[idx]
-    bad = (s < 0) | (e <= s) | (e > width)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"hit {i} [{s[i]}, {e[i]}) is not inside its window of {width[i]} bp")
-    base = regions["start"].to_numpy(dtype=np.int64)[idx]
-    out = hits.drop(columns=[c for c in ("chrom",) if c in hits]).copy()
-    out["window_start"], out["window_end"] = s, e
-    out["chrom"] = regions["chrom"].to_numpy()[idx]
-    out["start"], out["end"] = base + s, base + e
-    return out
 
 
 def format_bed(intervals: pd.DataFrame, *, name_col: str = "name", score_col: str | None = "score",
@@ -97,19 +58,25 @@ def format_bed(intervals: pd.DataFrame, *, name_col: str = "name", score_col: st
     return "\n".join(lines) + "\n" + body
 
 
-def write_bed(path, intervals: pd.DataFrame, *, name_col: str = "name", score_col: str | None = "score",
-              strand_col: str | None = "strand", extra_cols=None, color_by_name: bool = False,
-              score_scale: str = "raw", chrom_sizes: dict | None = None, sort: bool = True) -> list[Path]:
+@exporter(accepts="intervals", description="k-mer / seqlet / motif-hit intervals as BED6+ (exact 0-based coordinates)")
+def write_bed(intervals, out, *, regions=None, index_col: str = "example_idx", name_col: str = "name",
+              score_col: str | None = "score", strand_col: str | None = "strand", extra_cols=None,
+              color_by_name: bool = False, score_scale: str = "raw", chrom_sizes=None, genome=None,
+              sort: bool = True) -> list[Path]:
     """Write genome intervals as BED6+ (or BED9 with ``color_by_name``), atomically.
 
     Parameters
     ----------
-    path : str or Path
-        Output file.
-    intervals : DataFrame
+    intervals : DataFrame, or a TSV/CSV file of one
         ``chrom``, ``start``, ``end`` (0-based half-open genome coordinates, written exactly
-        as given) and the columns named below. Use :func:`window_to_genome` first for
-        window-relative hits.
+        as given) and the columns named below; or, with ``regions``, window-relative
+        ``start``/``end`` and the window row in ``index_col``.
+    out : str or Path
+        Output file.
+    regions : attribution directory, regions BED, or DataFrame, optional
+        The windows the rows of a window-relative table refer to (see :func:`window_to_genome`).
+    index_col : str
+        Column of ``intervals`` holding each hit's window row (with ``regions``).
     name_col, score_col, strand_col : str
         Columns for BED name (the cluster / pattern), score and strand. A missing score
         column writes 0; a missing strand column writes ``.``.
@@ -119,9 +86,9 @@ def write_bed(path, intervals: pd.DataFrame, *, name_col: str = "name", score_co
         Write BED9 with an ``itemRgb`` colour per distinct name (extras are then dropped).
     score_scale : {"raw", "ucsc"}
         ``ucsc`` rescales |score| linearly to integers 0-1000 (max |score| -> 1000).
-    chrom_sizes : dict, optional
-        When given, every interval must lie inside its chromosome (an error names the first
-        that does not) and output is sorted in this chromosome order.
+    chrom_sizes : dict or chrom.sizes file, optional
+        When given (or ``genome``, a FASTA), every interval must lie inside its chromosome (an
+        error names the first that does not) and output is sorted in this chromosome order.
     sort : bool
         Sort by chromosome, start, end (default True; browsers index sorted files).
 
@@ -130,12 +97,42 @@ def write_bed(path, intervals: pd.DataFrame, *, name_col: str = "name", score_co
     list of Path
         ``[path]``.
     """
+    intervals = _interval_table(intervals)
+    if regions is not None:
+        intervals = window_to_genome(intervals, _regions_table(regions), index_col=index_col)
+    if isinstance(extra_cols, str):
+        extra_cols = [c.strip() for c in extra_cols.split(",") if c.strip()]
+    if chrom_sizes is not None or genome is not None:
+        from track_exporters.bigwig import load_chrom_sizes
+
+        chrom_sizes = load_chrom_sizes(chrom_sizes=chrom_sizes, genome=genome)
     text = format_bed(intervals, name_col=name_col, score_col=score_col, strand_col=strand_col,
                       extra_cols=extra_cols, color_by_name=color_by_name, score_scale=score_scale,
                       chrom_sizes=chrom_sizes, sort=sort)
-    with atomic_path(path) as tmp:
+    with atomic_path(out) as tmp:
         Path(tmp).write_text(text)
-    return [Path(path)]
+    return [Path(out)]
+
+
+def _interval_table(intervals) -> pd.DataFrame:
+    if isinstance(intervals, pd.DataFrame):
+        return intervals
+    path = Path(intervals)
+    if not path.is_file():
+        raise InputError("interval table not found", path=path)
+    sep = "," if path.suffix.lower() == ".csv" else "\t"
+    return pd.read_csv(path, sep=sep, dtype={"chrom": str})
+
+
+def _regions_table(regions) -> pd.DataFrame:
+    from wtko_captum.core.attribution_set import read_regions_bed
+
+    if isinstance(regions, pd.DataFrame):
+        return regions
+    if hasattr(regions, "regions"):  # an AttributionSet
+        return regions.regions
+    path = Path(regions)
+    return read_regions_bed(path / "regions.bed" if path.is_dir() else path)
 
 
 def _bed6(intervals, name_col, score_col, strand_col, score_scale, chrom_sizes) -> pd.DataFrame:

@@ -17,7 +17,9 @@ import numpy as np
 
 from wtko_captum.core.atomic import atomic_path
 
-from track_exporters.bigwig import plan_files, write_sidecar
+from wtko_captum.core.registry import exporter
+
+from track_exporters.bigwig import _sizes, plan_files, write_sidecar
 from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
 
 log = logging.getLogger("wtko_captum")
@@ -33,15 +35,18 @@ def run_lines(chrom: str, start: int, values: np.ndarray) -> str:
     return "".join(f"{chrom}\t{start + a}\t{start + b}\t{v[a]:.7g}\n" for a, b in zip(lo.tolist(), hi.tolist()))
 
 
-def write_bedgraph(out_dir, attributions, sizes: dict[str, int], *,
+@exporter(accepts="attributions", description="per-base attribution bedGraphs (one per track) + a sidecar JSON")
+def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
                    tracks: Sequence[str] = ("projected", "maxabs"), overlap: str = "mean",
-                   prefix: str | None = None, sizes_source=None, chunk_size: int = DEFAULT_CHUNK,
+                   prefix: str | None = None, chunk_size: int = DEFAULT_CHUNK,
                    buffer_size: int = DEFAULT_BUFFER, progress: bool = False) -> list[Path]:
     """Write per-base attribution bedGraphs, one per track, and a sidecar JSON; atomically.
 
     Arguments as :func:`track_exporters.bigwig.write_bigwig`. Returns the bedGraph paths and
     the sidecar last.
     """
+    sizes, sizes_source = _sizes(chrom_sizes, genome)
+    out_dir = out
     sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bedGraph")
     names = list(files)
     n_bases = 0

@@ -1,6 +1,6 @@
 """Attribution bigWigs (pyBigWig), one file per track, per base, in genome coordinates.
 
-``write_bigwig(out_dir, sets, sizes)`` writes ``<prefix>.<track>.bw`` for each track (see
+``write_bigwig(sets, out_dir, chrom_sizes=...)`` writes ``<prefix>.<track>.bw`` for each track (see
 :mod:`track_exporters.genome_tracks` for the tracks, the overlap rules and the gap policy)
 and a sidecar ``<prefix>.tracks.json`` describing them. bigWig has no free-text metadata
 field, so the sidecar (and the run log) is where the overlap rule, the source sets and the
@@ -20,6 +20,7 @@ from typing import Sequence
 
 from wtko_captum.core.atomic import atomic_path, write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.registry import exporter
 
 from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
 
@@ -28,7 +29,7 @@ MANIFEST_FORMAT = "wtko_captum.tracks"
 
 
 def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
-    """``{chrom: size}`` from a chrom.sizes file, or a genome FASTA (via its index), or a dict."""
+    """``{chrom: size}`` from a chrom.sizes file, a genome FASTA (via its index), or a dict."""
     from wtko_captum.core.genome import chrom_sizes as _from_path
 
     if (chrom_sizes is None) == (genome is None):
@@ -45,10 +46,11 @@ def as_sets(attributions) -> list:
     Anything with ``X``, ``attr`` (row-indexable ``(N, 4, L)``, e.g. memory-mapped or HDF5
     datasets) and ``regions`` is used as is, so genome-scale inputs need not fit in memory.
     """
-    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.core.readers import read
 
     items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
-    return [a if all(hasattr(a, k) for k in ("X", "attr", "regions")) else AttributionSet.load(a) for a in items]
+    return [a if all(hasattr(a, k) for k in ("X", "attr", "regions")) else read(a, kind="attributions")
+            for a in items]
 
 
 def default_prefix(sets) -> str:
@@ -95,34 +97,38 @@ def plan_files(out_dir, attributions, tracks, prefix, ext: str):
 def write_sidecar(path, attributions, sets, files, *, fmt: str, overlap: str, sizes_source, n_bases: int) -> Path:
     """Write the :func:`manifest` JSON atomically; attribution paths are recorded as sources."""
     items = attributions if isinstance(attributions, (list, tuple)) else [attributions]
-    sources = [a for a in items if isinstance(a, (str, Path))]
+    sources = [str(a) if isinstance(a, (str, Path)) else getattr(a, "extra", {}).get("source") for a in items]
+    sources = [s for s in sources if s is not None]
     return write_text(path, json.dumps(manifest(sets, files, fmt=fmt, overlap=overlap, sizes_source=sizes_source,
                                                 n_bases=n_bases, sources=sources), indent=2, default=str) + "\n")
 
 
-def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequence[str] = ("projected", "maxabs"),
-                 overlap: str = "mean", prefix: str | None = None, sizes_source=None,
-                 chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
-                 max_zooms: int = 10, progress: bool = False) -> list[Path]:
+@exporter(accepts="attributions", description="per-base attribution bigWigs (one per track) + a sidecar JSON")
+def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
+                 tracks: Sequence[str] = ("projected", "maxabs"), overlap: str = "mean",
+                 prefix: str | None = None, chunk_size: int = DEFAULT_CHUNK,
+                 buffer_size: int = DEFAULT_BUFFER, max_zooms: int = 10,
+                 progress: bool = False) -> list[Path]:
     """Write per-base attribution bigWigs, one per track, and a sidecar JSON; atomically.
 
     Parameters
     ----------
-    out_dir : str or Path
-        Output directory (created).
     attributions : AttributionSet, attribution directory, or a list of them
         Several sets over the same windows are averaged (checked: same regions, shapes and
         sequences).
-    sizes : dict
-        ``{chrom: size}`` (see :func:`load_chrom_sizes`); becomes the bigWig header.
+    out : str or Path
+        Output directory (created).
+    chrom_sizes : str, Path or dict
+        A UCSC chrom.sizes file (stray whitespace is fine) or ``{chrom: size}``; becomes the
+        bigWig header. Give this or ``genome``.
+    genome : str or Path
+        A genome FASTA; the sizes come from its ``.fai`` index (built if missing).
     tracks : sequence of {"projected", "maxabs", "hypothetical"}
         ``hypothetical`` writes four files (A, C, G, T) and needs hypothetical attributions.
     overlap : {"mean", "max-abs", "nearest-summit"}
         How a base covered by several windows gets its value.
     prefix : str, optional
         File name prefix (default: the method name).
-    sizes_source : optional
-        Where ``sizes`` came from, recorded in the sidecar.
     max_zooms : int
         Zoom levels (precomputed summaries browsers use when zoomed out; default 10, as
         pyBigWig). libBigWig builds them in memory when the file is closed, about 3 bytes
@@ -136,6 +142,8 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
     """
     import pyBigWig
 
+    sizes, sizes_source = _sizes(chrom_sizes, genome)
+    out_dir = out
     sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bw")
     names = list(files)
     header = [(c, int(n)) for c, n in sizes.items()]
@@ -162,6 +170,13 @@ def write_bigwig(out_dir, attributions, sizes: dict[str, int], *, tracks: Sequen
              "(N and off-chromosome bases are gaps); metadata in %s", len(files), ", ".join(names), out_dir,
              overlap, len(sets), n_bases, side.name)
     return list(files.values()) + [side]
+
+
+def _sizes(chrom_sizes, genome) -> tuple[dict[str, int], str]:
+    """The chromosome sizes and a description of where they came from (for the sidecar)."""
+    sizes = load_chrom_sizes(chrom_sizes=chrom_sizes, genome=genome)
+    src = genome if genome is not None else chrom_sizes
+    return sizes, ("a {chrom: size} mapping" if isinstance(src, dict) else str(src))
 
 
 def _check_hypothetical(sets, names) -> None:

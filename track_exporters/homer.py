@@ -20,6 +20,8 @@ import numpy as np
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import MotifSet, motif_field
+from wtko_captum.core.registry import exporter, reader
 
 from track_exporters._motifs import ALPHABET, per_motif, split_key, to_probabilities
 
@@ -69,21 +71,22 @@ def format_homer(motifs: Mapping[str, np.ndarray], *, thresholds=None,
     return "\n".join(out) + "\n"
 
 
-def write_homer(path, motifs: Mapping[str, np.ndarray], *, thresholds=None,
+@exporter(accepts="motifs", description="motifs as a HOMER .motif file (with a log-odds detection threshold)")
+def write_homer(motifs: Mapping[str, np.ndarray], out, *, thresholds: float | Mapping | None = None,
                 threshold_fraction: float = DEFAULT_THRESHOLD_FRACTION,
-                pseudocount: float = 0.0, background=None) -> list[Path]:
+                pseudocount: float = 0.0, background: str | None = None) -> list[Path]:
     """Write ``motifs`` as a HOMER ``.motif`` file, atomically.
 
     Parameters
     ----------
-    path : str or Path
-        Output file.
     motifs : mapping of str to ndarray (4, W)
         ``"ID NAME"`` -> count or probability matrix, rows A,C,G,T (normalised and
         pseudocounted as in :func:`track_exporters.meme.write_meme`).
+    out : str or Path
+        Output file.
     thresholds : float or mapping key -> float, optional
-        Log-odds detection threshold (natural log). Default per motif:
-        ``threshold_fraction`` x its best possible score.
+        Log-odds detection threshold (natural log). Default per motif: the threshold a HOMER
+        file it was read from gave it, else ``threshold_fraction`` x its best possible score.
     threshold_fraction : float
         Fraction of the maximum log-odds score used when no threshold is given (default 0.6).
     pseudocount, background
@@ -95,12 +98,22 @@ def write_homer(path, motifs: Mapping[str, np.ndarray], *, thresholds=None,
     list of Path
         ``[path]``.
     """
-    return [write_text(path, format_homer(motifs, thresholds=thresholds, threshold_fraction=threshold_fraction,
-                                          pseudocount=pseudocount, background=background))]
+    if thresholds is None:
+        thresholds = motif_field(motifs, "threshold")
+    return [write_text(out, format_homer(motifs, thresholds=thresholds, threshold_fraction=threshold_fraction,
+                                         pseudocount=pseudocount, background=background))]
 
 
-def read_homer(path) -> dict[str, tuple[np.ndarray, float]]:
-    """``{"NAME": ((4, W) probabilities, threshold)}`` from a HOMER ``.motif`` file."""
+def _claims_homer(path) -> bool:
+    from track_exporters.motif_files import sniff_quietly
+
+    return sniff_quietly(path) == "homer"
+
+
+@reader(kind="motifs", claim=_claims_homer, description="HOMER .motif files (thresholds kept)")
+def read_homer(path) -> MotifSet:
+    """``{"NAME": (4, W) probabilities}`` from a HOMER ``.motif`` file, each motif's log-odds
+    threshold in ``meta[key]["threshold"]``."""
     path = Path(path)
     if not path.is_file():
         raise InputError("HOMER motif file not found", path=path)
@@ -135,4 +148,4 @@ def read_homer(path) -> dict[str, tuple[np.ndarray, float]]:
     flush()
     if not motifs:
         raise InputError("no motifs found in HOMER file", path=path)
-    return motifs
+    return MotifSet({k: m for k, (m, _) in motifs.items()}, {k: {"threshold": t} for k, (_, t) in motifs.items()})

@@ -24,25 +24,11 @@ import pandas as pd
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.intervals import Region, covered_intervals, rank_regions, read_intervals, score_regions  # noqa: F401
+from wtko_captum.core.registry import exporter
 
 from track_exporters.pygenometracks import (BASE_COLORS, MAXABS_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, TrackFile,
                              classify_track, find_tracks, normalise_bed, read_intervals)
-
-
-@dataclass(frozen=True)
-class Region:
-    """A 0-based half-open interval with a score and a description (IGV region of interest)."""
-
-    chrom: str
-    start: int
-    end: int
-    score: float = 0.0
-    description: str = ""
-
-    @property
-    def locus(self) -> str:
-        """IGV's 1-based inclusive locus string."""
-        return f"{self.chrom}:{self.start + 1}-{self.end}"
 
 
 def _rgb(hex_color: str) -> str:
@@ -73,57 +59,6 @@ def data_range(path) -> tuple[float, float]:
     return 0.0, hi or 1.0
 
 
-def score_regions(bigwig, regions: pd.DataFrame) -> np.ndarray:
-    """Max |value| of ``bigwig`` inside each region (0 where it has no data).
-
-    regions: chrom, start, end (0-based half-open). Uses pyBigWig's exact per-interval max/min.
-    """
-    import pyBigWig
-
-    bw = pyBigWig.open(str(bigwig))
-    try:
-        chroms = bw.chroms()
-        out = np.zeros(len(regions))
-        for i, (c, s, e) in enumerate(zip(regions["chrom"], regions["start"], regions["end"])):
-            if c not in chroms:
-                continue
-            s, e = max(int(s), 0), min(int(e), chroms[c])
-            if e <= s:
-                continue
-            hi = bw.stats(c, s, e, type="max", exact=True)[0]
-            lo = bw.stats(c, s, e, type="min", exact=True)[0]
-            out[i] = max(abs(hi) if hi is not None else 0.0, abs(lo) if lo is not None else 0.0)
-    finally:
-        bw.close()
-    return out
-
-
-def covered_intervals(bigwig) -> pd.DataFrame:
-    """The contiguous runs of a bigWig that carry values (its windows), as chrom/start/end/name."""
-    import pyBigWig
-
-    bw = pyBigWig.open(str(bigwig))
-    rows = []
-    try:
-        for chrom, size in bw.chroms().items():
-            ivs = bw.intervals(chrom) or ()
-            run_s = run_e = None
-            for s, e, _ in ivs:
-                if run_e is not None and s == run_e:
-                    run_e = e
-                    continue
-                if run_s is not None:
-                    rows.append((chrom, run_s, run_e))
-                run_s, run_e = s, e
-            if run_s is not None:
-                rows.append((chrom, run_s, run_e))
-    finally:
-        bw.close()
-    df = pd.DataFrame(rows, columns=["chrom", "start", "end"])
-    df["name"] = [f"{c}:{s}-{e}" for c, s, e in rows]
-    return df
-
-
 def top_regions(tracks: list[TrackFile], peaks=None, n: int = 20) -> list[Region]:
     """The ``n`` regions with the largest max |attribution| (projected track, else any bigWig).
 
@@ -135,13 +70,7 @@ def top_regions(tracks: list[TrackFile], peaks=None, n: int = 20) -> list[Region
         raise InputError("no bigWig track to score regions with")
     if peaks is None:
         peaks = next((t.path for t in tracks if t.kind == "peaks"), None)
-    df = read_intervals(peaks) if peaks is not None else covered_intervals(bws[0].path)
-    if df.empty:
-        return []
-    scores = score_regions(bws[0].path, df)
-    order = np.argsort(-scores, kind="stable")[:n]
-    return [Region(str(df["chrom"].iloc[i]), int(df["start"].iloc[i]), int(df["end"].iloc[i]),
-                   float(scores[i]), f"{df['name'].iloc[i]} max|attr|={scores[i]:.3g}") for i in order]
+    return rank_regions(bws[0].path, read_intervals(peaks) if peaks is not None else None, n)
 
 
 def track_attrs(t: TrackFile) -> dict:
@@ -156,9 +85,10 @@ def track_attrs(t: TrackFile) -> dict:
             "windowFunction": "mean", "autoScale": "false", "visible": "true"}
 
 
+@exporter(accepts="tracks", description="an IGV session XML (+ optional batch script snapshotting the top regions)")
 def write_igv_session(tracks, out, *, genome: str, peaks=None, top: int = 20, features=(),
-                      relative: bool = True) -> list[Path]:
-    """Write an IGV session XML.
+                      relative: bool = True, batch=None, snapshot_dir="snapshots") -> list[Path]:
+    """Write an IGV session XML (and optionally an IGV batch script).
 
     Parameters
     ----------
@@ -169,10 +99,13 @@ def write_igv_session(tracks, out, *, genome: str, peaks=None, top: int = 20, fe
         bigWig's covered windows)
     top : how many top-scoring regions to list as regions of interest (0 = none)
     features : extra BED files (k-mers, seqlets, motif hits)
+    relative : write file paths relative to the session (default) instead of absolute
+    batch : also write an IGV batch script here that snapshots the top regions into
+        ``snapshot_dir`` (run it with ``igv -b``; headless: ``xvfb-run -a igv -b``)
 
     Returns
     -------
-    list of paths written (the session first).
+    list of paths written (the session first, the batch script last).
     """
     out = Path(out)
     items = find_tracks(tracks) if isinstance(tracks, (str, Path)) else [
@@ -223,7 +156,11 @@ def write_igv_session(tracks, out, *, genome: str, peaks=None, top: int = 20, fe
                           description=r.description)
     ET.indent(root)
     text = '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-    return [write_text(out, text), *written]
+    written = [write_text(out, text), *written]
+    if batch is not None:
+        written.append(write_igv_batch(batch, genome=genome, snapshot_dir=snapshot_dir, regions=regions,
+                                       session=out))
+    return written
 
 
 def write_igv_batch(out, *, genome: str, snapshot_dir, regions: list[Region], session=None,

@@ -20,6 +20,8 @@ import numpy as np
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import MotifSet, motif_field
+from wtko_captum.core.registry import exporter, reader
 
 from track_exporters._motifs import ALPHABET, as_background, check_matrix, is_counts, per_motif, split_key
 
@@ -55,18 +57,20 @@ def format_jaspar(motifs: Mapping[str, np.ndarray], *, nsites=None, pseudocount:
     return "\n".join(out)
 
 
-def write_jaspar(path, motifs: Mapping[str, np.ndarray], *, nsites=None, pseudocount: float = 0.0,
-                 background=None) -> list[Path]:
+@exporter(accepts="motifs", description="motifs as a JASPAR .jaspar count file")
+def write_jaspar(motifs: Mapping[str, np.ndarray], out, *, nsites: int | Mapping | None = None,
+                 pseudocount: float = 0.0, background: str | None = None) -> list[Path]:
     """Write ``motifs`` as a JASPAR ``.jaspar`` file, atomically.
 
     Parameters
     ----------
-    path : str or Path
-        Output file.
     motifs : mapping of str to ndarray (4, W)
         ``"ID NAME"`` -> count or probability matrix, rows A,C,G,T.
+    out : str or Path
+        Output file.
     nsites : int or mapping key -> int, optional
-        Sites a probability matrix is scaled to (default 100); ignored for counts.
+        Sites a probability matrix is scaled to (default: the motif's own nsites when it was
+        read from a file that has them, else 100); ignored for counts.
     pseudocount : float
         Added as ``pseudocount * background[b]`` to every column's counts (default 0).
     background : optional
@@ -77,14 +81,23 @@ def write_jaspar(path, motifs: Mapping[str, np.ndarray], *, nsites=None, pseudoc
     list of Path
         ``[path]``.
     """
-    return [write_text(path, format_jaspar(motifs, nsites=nsites, pseudocount=pseudocount, background=background))]
+    if nsites is None:
+        nsites = motif_field(motifs, "nsites")
+    return [write_text(out, format_jaspar(motifs, nsites=nsites, pseudocount=pseudocount, background=background))]
+
+
+def _claims_jaspar(path) -> bool:
+    from track_exporters.motif_files import sniff_quietly
+
+    return sniff_quietly(path) == "jaspar"
 
 
 def _fmt(v: float) -> str:
     return str(int(round(v))) if abs(v - round(v)) < 1e-9 else f"{v:.6g}"
 
 
-def read_jaspar(path) -> dict[str, np.ndarray]:
+@reader(kind="motifs", claim=_claims_jaspar, description="JASPAR count files (bracketed or plain 4-row .pfm)")
+def read_jaspar(path) -> MotifSet:
     """``{"ID NAME": (4, W) counts}`` from a JASPAR file, bracketed (``A [ 1 2 ]``) or plain
     4-row (JASPAR 2010-2014 ``.pfm``) layout."""
     path = Path(path)
@@ -129,4 +142,4 @@ def read_jaspar(path) -> dict[str, np.ndarray]:
     flush()
     if not motifs:
         raise InputError("no motifs found in JASPAR file", path=path)
-    return motifs
+    return MotifSet(motifs)

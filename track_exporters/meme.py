@@ -23,12 +23,14 @@ Biopython ``Bio.motifs.parse(fh, "minimal")`` and the MEME suite.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import MotifSet, motif_field
+from wtko_captum.core.registry import exporter, reader
 
 from track_exporters._motifs import as_background, default_nsites, per_motif, split_key, to_probabilities
 
@@ -63,18 +65,21 @@ def format_meme(motifs: Mapping[str, np.ndarray], *, nsites=None, evalues=None, 
     return "\n".join(out)
 
 
-def write_meme(path, motifs: Mapping[str, np.ndarray], *, nsites=None, evalues=None, urls=None,
-               background=None, pseudocount: float = 0.0) -> list[Path]:
-    """Write ``motifs`` to ``path`` in MEME minimal format version 4, atomically.
+@exporter(accepts="motifs", description="motifs as MEME minimal format version 4 (Tomtom, FIMO, SEA, memelite)")
+def write_meme(motifs: Mapping[str, np.ndarray], out, *, nsites: int | Mapping | None = None,
+               evalues: float | Mapping | None = None, urls: str | Mapping | None = None,
+               background: str | Sequence[float] | None = None, pseudocount: float = 0.0) -> list[Path]:
+    """Write ``motifs`` to ``out`` in MEME minimal format version 4, atomically.
 
     Parameters
     ----------
-    path : str or Path
-        Output file (parent directories are created).
     motifs : mapping of str to ndarray (4, W)
         Keys ``"ID NAME"`` (or just ``"ID"``; IDs must be unique). Values are count or
         probability matrices, rows A,C,G,T: a matrix whose columns all sum to 1 is taken as
-        probabilities, anything else as counts.
+        probabilities, anything else as counts. A :class:`MotifSet` read from a file also
+        supplies its motifs' nsites, E-values and URLs when those options are not given.
+    out : str or Path
+        Output file (parent directories are created).
     nsites : int or mapping key -> int, optional
         ``nsites=`` of each motif (Tomtom uses it to size pseudocounts). Default: the largest
         column sum of a count matrix, 20 (MEME's default) for a probability matrix.
@@ -82,7 +87,7 @@ def write_meme(path, motifs: Mapping[str, np.ndarray], *, nsites=None, evalues=N
         ``E=`` of each motif (default 0).
     urls : str or mapping key -> str, optional
         A ``URL`` line after the motif's matrix (omitted when missing).
-    background : sequence of 4 floats or mapping base -> float, optional
+    background : sequence of 4 floats, ``"a,c,g,t"``, or mapping base -> float, optional
         Background letter frequencies A,C,G,T (default uniform 0.25).
     pseudocount : float
         Added as ``pseudocount * background[b]`` to each column before normalising:
@@ -94,12 +99,21 @@ def write_meme(path, motifs: Mapping[str, np.ndarray], *, nsites=None, evalues=N
     list of Path
         ``[path]``.
     """
-    text = format_meme(motifs, nsites=nsites, evalues=evalues, urls=urls, background=background,
-                       pseudocount=pseudocount)
-    return [write_text(path, text)]
+    text = format_meme(motifs, background=background, pseudocount=pseudocount,
+                       nsites=nsites if nsites is not None else motif_field(motifs, "nsites"),
+                       evalues=evalues if evalues is not None else motif_field(motifs, "evalue"),
+                       urls=urls if urls is not None else motif_field(motifs, "url"))
+    return [write_text(out, text)]
 
 
-def read_meme(path) -> dict[str, np.ndarray]:
+def _claims_meme(path) -> bool:
+    from track_exporters.motif_files import sniff_quietly
+
+    return sniff_quietly(path) == "meme"
+
+
+@reader(kind="motifs", claim=_claims_meme, description="MEME motif files (any file with a 'MEME version' line)")
+def read_meme(path) -> MotifSet:
     """``{"ID NAME": (4, W) probabilities}`` from a MEME file, via ``memelite.io.read_meme``.
 
     Raises :class:`InputError` when the file is missing or holds no motif.
@@ -115,7 +129,7 @@ def read_meme(path) -> dict[str, np.ndarray]:
         raise InputError(f"not a MEME motif file ({type(exc).__name__}: {exc})", path=path) from None
     if not motifs:
         raise InputError("no MOTIF blocks found in MEME file", path=path)
-    return {k: np.asarray(v, dtype=float) for k, v in motifs.items()}
+    return MotifSet({k: np.asarray(v, dtype=float) for k, v in motifs.items()})
 
 
 def _fmt_e(e) -> str:

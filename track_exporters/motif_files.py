@@ -1,7 +1,7 @@
-"""Motif input for ``wtko export meme|homer|jaspar``: read any supported file into
-``{"ID NAME": (4, W) matrix}``.
+"""Motif files by content: :func:`sniff` tells the formats apart for the motif readers, and
+:func:`read_motif_table` reads motifs written as a table.
 
-Accepted inputs (sniffed from the content, not the extension):
+Formats (recognised from the content, not the extension):
 
 * MEME minimal format (any file with a ``MEME version`` line) - probabilities;
 * JASPAR (``>ID NAME`` then 4 rows A,C,G,T, bracketed or plain) - counts;
@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.motif_db import MotifSet
+from wtko_captum.core.registry import reader
 
 IUPAC_BASES = {"A": "A", "C": "C", "G": "G", "T": "T", "U": "T", "R": "AG", "Y": "CT", "S": "CG",
                "W": "AT", "K": "GT", "M": "AC", "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG", "N": "ACGT"}
@@ -46,9 +48,15 @@ def sites_matrix(sites) -> np.ndarray:
     return np.stack([(arr == b.encode()).sum(axis=0) for b in "ACGT"]).astype(float)
 
 
-def read_motif_table(path) -> tuple[dict[str, np.ndarray], dict]:
-    """Motifs from a TSV (see the module docstring); returns ``(motifs, writer options)``
-    where the options hold per-motif ``nsites``/``evalues``/``urls`` when given."""
+def _claims_table(path) -> bool:
+    return sniff_quietly(path) == "tsv"
+
+
+@reader(kind="motifs", claim=_claims_table,
+        description="a motifs TSV: id, [name], consensus (IUPAC) or sites, [nsites, evalue, url]")
+def read_motif_table(path) -> MotifSet:
+    """Motifs from a TSV (see the module docstring), with per-motif ``nsites``, ``evalue``
+    and ``url`` in the set's ``meta`` when the table has those columns."""
     import pandas as pd
 
     path = Path(path)
@@ -57,8 +65,7 @@ def read_motif_table(path) -> tuple[dict[str, np.ndarray], dict]:
     if "id" not in df or not ({"consensus", "sites"} & set(df.columns)):
         raise InputError("motifs TSV needs columns 'id' and 'consensus' or 'sites' "
                          f"(got {', '.join(df.columns)})", path=path)
-    motifs: dict[str, np.ndarray] = {}
-    opts: dict[str, dict] = {"nsites": {}, "evalues": {}, "urls": {}}
+    motifs = MotifSet()
     for i, row in df.iterrows():
         line = i + 2  # header is line 1
         key = f"{row['id'].strip()} {row.get('name', '').strip()}".strip()
@@ -75,15 +82,15 @@ def read_motif_table(path) -> tuple[dict[str, np.ndarray], dict]:
                 raise InputError("neither consensus nor sites given")
         except InputError as exc:
             raise InputError(str(exc), path=path, line=line) from None
-        for col, opt, conv in (("nsites", "nsites", int), ("evalue", "evalues", float), ("url", "urls", str)):
+        for col, conv in (("nsites", int), ("evalue", float), ("url", str)):
             if row.get(col, "").strip():
                 try:
-                    opts[opt][key] = conv(row[col])
+                    motifs.meta.setdefault(key, {})[col] = conv(row[col])
                 except ValueError:
                     raise InputError(f"bad {col}", path=path, line=line, value=row[col]) from None
     if not motifs:
         raise InputError("no motifs in table", path=path)
-    return motifs, {k: v for k, v in opts.items() if v}
+    return motifs
 
 
 def sniff(path) -> str:
@@ -112,17 +119,9 @@ def sniff(path) -> str:
                      "with columns id and consensus/sites", path=path)
 
 
-def read_motifs(path) -> tuple[dict[str, np.ndarray], dict]:
-    """``(motifs, writer options)`` from any supported motif file (see the module docstring)."""
-    kind = sniff(path)
-    if kind == "meme":
-        from track_exporters.meme import read_meme
-        return read_meme(path), {}
-    if kind == "jaspar":
-        from track_exporters.jaspar import read_jaspar
-        return read_jaspar(path), {}
-    if kind == "homer":
-        from track_exporters.homer import read_homer
-        motifs = read_homer(path)
-        return {k: m for k, (m, _) in motifs.items()}, {"thresholds": {k: t for k, (_, t) in motifs.items()}}
-    return read_motif_table(path)
+def sniff_quietly(path) -> str | None:
+    """:func:`sniff` for readers' claims: ``None`` instead of an error."""
+    try:
+        return sniff(path) if Path(path).is_file() else None
+    except (InputError, UnicodeDecodeError, OSError):
+        return None

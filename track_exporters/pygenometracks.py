@@ -31,6 +31,8 @@ import pandas as pd
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.intervals import read_intervals
+from wtko_captum.core.registry import exporter
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig", ".bigWig")
 BED_SUFFIXES = (".bed", ".narrowPeak", ".bed.gz")
@@ -126,57 +128,6 @@ def sort_tracks(tracks: list[TrackFile]) -> list[TrackFile]:
 
 
 # ----------------------------------------------------------------------------- BED inputs
-
-def read_intervals(path) -> pd.DataFrame:
-    """A BED-like file as a table with at least chrom, start, end, name, score, strand.
-
-    Accepts plain BED3-12 / narrowPeak (no header), our regions.bed (``#chrom ...`` header),
-    and a prepared ``regions.tsv`` (header row starting with ``chrom``). ``track`` and
-    ``browser`` lines are skipped. Coordinates stay 0-based half-open.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("interval file not found", path=path)
-    header, skip = None, 0
-    with open(path) as fh:
-        for line in fh:
-            if line.startswith(("track", "browser")) or not line.strip():
-                skip += 1
-                continue
-            fields = line.lstrip("#").rstrip("\n").split("\t")
-            if fields[:3] == ["chrom", "start", "end"]:
-                header = fields
-                skip += 1
-            elif line.startswith("#"):
-                skip += 1
-                continue
-            break
-    try:
-        df = pd.read_csv(path, sep="\t", header=None, skiprows=skip, comment="#", dtype={0: str})
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=["chrom", "start", "end", "name", "score", "strand"])
-    if header is not None:
-        df.columns = header[: df.shape[1]] + [f"col{i}" for i in range(len(header), df.shape[1])]
-    else:
-        std = ["chrom", "start", "end", "name", "score", "strand"]
-        df.columns = std[: df.shape[1]] + [f"col{i}" for i in range(len(std), df.shape[1])][: max(0, df.shape[1] - 6)]
-    for col in ("start", "end"):
-        bad = pd.to_numeric(df[col], errors="coerce").isna()
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"column {col} is not an integer", path=path, line=skip + i + 1, value=df[col].iloc[i])
-    df["start"] = df["start"].astype(np.int64)
-    df["end"] = df["end"].astype(np.int64)
-    if "name" not in df:
-        df["name"] = [f"{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"])]
-    df["name"] = df["name"].astype(str)
-    if "score" not in df:
-        df["score"] = 0
-    if "strand" not in df:
-        df["strand"] = "."
-    df["strand"] = df["strand"].where(df["strand"].isin(["+", "-"]), ".")
-    return df
-
 
 def palette(names) -> dict[str, str]:
     """A stable colour per distinct name: sorted names take tab20 colours in turn."""
@@ -275,6 +226,7 @@ def format_ini(sections: list[tuple[str, dict]]) -> str:
     return "\n".join(lines)
 
 
+@exporter(accepts="tracks", description="a pyGenomeTracks tracks.ini of a tracks directory (stock track types)")
 def write_tracks_ini(tracks, out, *, peaks=None, genome=None, features=(), relative: bool = True,
                      bigwig_height: float = 3.0, include_hypothetical: bool = True,
                      number_of_bins: int = 200) -> list[Path]:

@@ -6,6 +6,10 @@ Public API (imported lazily so ``import wtko_captum`` stays fast)::
     import wtko_captum as wc
     model = wc.load_model("model/model.pt")
     attr = wc.attribute(model, X, method="deeplift_shap", target=1)
+    aset = wc.read("attr/deeplift_shap")                       # any registered reader
+    wc.export("bigwig", aset, "tracks/", genome="mm10.fa")     # any registered exporter
+
+Plugins build on :mod:`wtko_captum.api`.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ _EXPORTS = {
     "simulate": "wtko_captum.preparation.simulate",
     "attribute": "wtko_captum.attribution.attribute",
     "attribute_prepared": "wtko_captum.attribution.attribute_prepared",
+    "export": "wtko_captum.core.export",
+    "read": "wtko_captum.core.readers",
     "read_attributions": "wtko_captum.core.readers",
     "AttributionSet": "wtko_captum.core.attribution_set",
     "score_explainer": "wtko_captum.benchmark.explainers",

@@ -238,35 +238,4 @@ def _base_regions(part) -> pd.DataFrame:
 
 def export_store(store, path) -> Path:
     """Write a complete store as an AttributionSet directory (atomically)."""
-    from wtko_captum.core.attribution_set import AttributionSet
-
-    if not store.complete:
-        raise InputError(f"attribution store is incomplete ({int(store.done.sum())} of {len(store)} done)",
-                         path=store.path)
-    d = store.read()
-    meta = d["meta"]
-    regions = d["regions"]
-    logits = torch.from_numpy(d["logits"])
-    pred = logits.argmax(1).numpy()
-    names = list(meta.get("class_names") or [])
-    regions["prediction"] = pred
-    if names and len(names) == logits.shape[1]:
-        regions["pred_class"] = [names[i] for i in pred]
-        probs = torch.softmax(logits, 1).numpy()
-        for i, c in enumerate(names):
-            regions[f"p_{c}"] = np.round(probs[:, i], 6)
-    target = meta.get("target")
-    regions["target"] = pred if target == "pred" else target
-    extra = {k: v for k, v in meta.items() if k not in
-             ("method", "hypothetical", "target", "params", "model_identity", "class_names")}
-    extra["store"] = store.path.name
-    stats = list(store.chunk_stats().values())
-    if stats and all("delta_n" in st for st in stats):
-        n = sum(st["delta_n"] for st in stats)
-        extra["convergence_delta"] = {
-            "mean_abs": sum(st["delta_sum_abs"] for st in stats) / max(n, 1),
-            "max_abs": max(st["delta_max_abs"] for st in stats), "n": n,
-            "note": "|sum(attr * x) - (f(x) - f(baseline))| per sequence (and strand)"}
-    aset = AttributionSet(d["X"], d["attr"], regions, meta["method"], meta.get("hypothetical", True),
-                          target, meta.get("params", {}), meta.get("model_identity"), names, extra)
-    return aset.save(path)
+    return store.to_attribution_set().save(path)

@@ -1,60 +1,103 @@
 """The ``wtko`` command: a thin shell over the library.
 
-Each subcommand lives in ``wtko_captum/cli/cmd_<verb>.py`` and defines ``NAME``, ``HELP``,
-``ORDER`` (position in ``--help``), ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules are discovered by name, so adding a command is adding a file.
+Every subcommand, the core's own included, is a plugin of the ``wtko_captum.commands``
+entry-point group: a module with ``HELP`` (one line), ``STAGE`` (its group in ``wtko --help``),
+``DESCRIPTION`` (the command's ``--help``: what it does, its outputs, examples),
+``add_arguments(parser)`` and ``run(args) -> int``. The entry-point name is the command name.
+A plugin's command appears in ``wtko --help`` beside the built-ins; a command whose plugin is
+missing is a one-line error naming the package to install.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
 import sys
 
-from wtko_captum.core.errors import WtkoError
+from wtko_captum.core.errors import PluginError, WtkoError
 
 log = logging.getLogger("wtko_captum")
+
+#: stages in pipeline order: the groups of ``wtko --help``
+STAGES = {
+    "data": "prepare data",
+    "model": "train and evaluate models",
+    "explain": "explain predictions",
+    "tracks": "tracks for genome browsers",
+    "motifs": "motifs",
+    "report": "reports",
+    "pipeline": "whole pipelines",
+    "plugins": "plugins",
+}
 
 EPILOG = """\
 typical run:
   wtko prepare --wt WT.narrowPeak --ko KO.narrowPeak --genome mm10.fa -o data/
   wtko train data/ -o model/
-  wtko evaluate model/model.pt data/ -o eval/
+  wtko attribute model/model.pt data/ --method saliency,deeplift_shap -o attr/
   wtko demo                  # the whole pipeline on bundled real data
 
 `wtko COMMAND --help` explains each command's inputs, outputs and defaults."""
 
 
-def _command_modules():
-    import wtko_captum.cli as pkg
+def _load_commands():
+    """``[(name, module or None, error or None)]`` for every registered command."""
+    from wtko_captum.core.registry import get_registry
 
-    mods = []
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith("cmd_"):
-            mods.append(importlib.import_module(f"wtko_captum.cli.{info.name}"))
-    return sorted(mods, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
+    reg = get_registry()
+    out = []
+    for name in reg.names("commands"):
+        try:
+            out.append((name, reg.get("commands", name), None))
+        except PluginError as exc:  # a broken plugin must not take the other commands down
+            out.append((name, None, str(exc)))
+    return out
+
+
+def _overview(commands) -> str:
+    by_stage: dict[str, list[str]] = {}
+    width = max([len(n) for n, _, _ in commands] + [8])
+    for name, mod, err in commands:
+        stage = getattr(mod, "STAGE", "plugins") if mod is not None else "plugins"
+        text = getattr(mod, "HELP", "") if mod is not None else f"(unavailable: {err})"
+        by_stage.setdefault(stage if stage in STAGES else "plugins", []).append(f"    {name:<{width}}  {text}")
+    lines = ["commands:"]
+    for stage, title in STAGES.items():
+        if stage in by_stage:
+            lines += [f"  {title}:", *sorted(by_stage[stage])]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from wtko_captum import __version__
+    from wtko_captum.cli.options import HelpFormatter
 
+    commands = _load_commands()
     parser = argparse.ArgumentParser(
         prog="wtko",
         description="Explain DNA-sequence CNNs that tell WT-specific from KO-specific peaks, "
         "and put the explanations in genome browsers (bigWig, IGV, pyGenomeTracks) and the "
-        "MEME suite (MEME motifs, Tomtom against JASPAR, TF-MoDISco-lite).",
+        "MEME suite (MEME motifs, Tomtom against JASPAR, TF-MoDISco-lite).\n\n" + _overview(commands),
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"wtko-captum {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _command_modules():
-        p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.add_arguments(p)
+    for name, mod, err in commands:
+        if mod is None:
+            p = sub.add_parser(name, description=err, formatter_class=HelpFormatter)
+            p.set_defaults(_error=err)
+            continue
+        p = sub.add_parser(name, description=getattr(mod, "DESCRIPTION", mod.HELP), formatter_class=HelpFormatter,
+                           add_help=getattr(mod, "ADD_HELP", True))
+        try:
+            mod.add_arguments(p)
+        except Exception as exc:  # a plugin's broken command must not take `wtko` down
+            if getattr(mod, "__name__", "").startswith("wtko_captum."):
+                raise
+            p.set_defaults(_error=f"command {name!r} ({mod.__name__}) is broken: {type(exc).__name__}: {exc}")
+            continue
         add_verbosity(p)
-        p.set_defaults(_run=mod.run)
+        p.set_defaults(_run=mod.run, _parser=p, _accepts_extra=getattr(mod, "ACCEPTS_EXTRA", False))
     return parser
 
 
@@ -71,13 +114,37 @@ def _setup_logging(args) -> None:
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
-    for noisy in ("numexpr", "matplotlib", "numba", "h5py", "PIL"):  # chatty third-party loggers
+    for noisy in ("numexpr", "matplotlib", "numba", "h5py", "PIL", "distributed", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _missing_command(argv) -> str | None:
+    """The install hint when ``argv`` names a command whose plugin is not installed."""
+    from wtko_captum.core.registry import PROVIDED_BY, get_registry
+
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first is None or (("commands", first) not in PROVIDED_BY):
+        return None
+    if first in get_registry().names("commands"):
+        return None
+    return get_registry().unknown_message("commands", first)
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    missing = _missing_command(argv)
+    if missing:
+        print(f"wtko: error: {missing}", file=sys.stderr)
+        return 2
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "_accepts_extra", False):
+            getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    args._extra = extra
+    if getattr(args, "_error", None):
+        print(f"wtko {args.command}: error: {args._error}", file=sys.stderr)
+        return 2
     if not getattr(args, "_run", None):
         parser.print_help()
         return 1

@@ -1,11 +1,10 @@
 """wtko attribute: attribution scores for a prepared split, one AttributionSet per method."""
 from __future__ import annotations
 
-from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_seed, split_list
 
-NAME = "attribute"
 HELP = "explain a trained model: attribution scores per base for a data split (saliency, DeepLIFT-SHAP, ISM, ...)"
-ORDER = 40
+STAGE = "explain"
 DESCRIPTION = """Compute attribution scores (N, 4, L) for every sequence of one split of a
 prepared-data directory, with one or more methods, and write one AttributionSet per method:
 
@@ -30,7 +29,7 @@ example:
 def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory written by `wtko prepare`")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     p.add_argument("--split", default="test", help="train, val, test or all (default: test)")
     p.add_argument("--method", default="saliency",
                    help="comma-separated methods (default: saliency); see `wtko plugins list`")

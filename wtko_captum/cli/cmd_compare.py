@@ -1,9 +1,8 @@
 """wtko compare: which TF-MoDISco pattern is which saliency k-mer cluster."""
 from __future__ import annotations
 
-NAME = "compare"
 HELP = "pair TF-MoDISco patterns with saliency k-mer clusters (Tomtom both ways, positions, JASPAR)"
-ORDER = 65
+STAGE = "motifs"
 DESCRIPTION = """Compare the motifs of `wtko modisco` (patterns.pfm.meme, patterns.tsv, seqlets.tsv)
 with those of `wtko kmers` (clusters.meme, clusters.tsv, kmers.tsv).
 
@@ -28,12 +27,14 @@ example:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_motif_db, add_out, pvalue
+
     p.add_argument("modisco", help="output directory of wtko modisco")
     p.add_argument("kmers", help="output directory of wtko kmers")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
-    p.add_argument("--q", type=float, default=0.05, help="q-value a pair needs (default: 0.05)")
-    p.add_argument("--motifs", default=None,
-                   help="motif database (MEME) for the background and JASPAR matches (default: bundled JASPAR 2020)")
+    add_out(p, "output directory (replaced if it exists)")
+    p.add_argument("--q", type=pvalue, default=0.05, help="q-value a pair needs (default: 0.05)")
+    add_motif_db(p, "motif database for the background and JASPAR matches (default: bundled JASPAR 2020)",
+                 old=("--motifs", "--db"))
 
 
 def run(args) -> int:
@@ -41,7 +42,7 @@ def run(args) -> int:
 
     from wtko_captum.motifs.compare import compare
 
-    res = compare(args.modisco, args.kmers, args.out, motif_db=args.motifs, q=args.q)
+    res = compare(args.modisco, args.kmers, args.out, motif_db=args.motif_db, q=args.q)
     logging.getLogger("wtko_captum").info("%s\nwrote %s", res.summary,
                                           ", ".join(str(p) for p in res.paths.values()))
     return 0

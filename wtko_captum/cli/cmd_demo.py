@@ -1,9 +1,8 @@
 """wtko demo: the whole pipeline on bundled real data."""
 from __future__ import annotations
 
-NAME = "demo"
 HELP = "run the whole pipeline on bundled real data (NFE2 bound vs unbound, GM12878)"
-ORDER = 1
+STAGE = "pipeline"
 DESCRIPTION = """Run every stage on the bundled ENCODE GM12878 NFE2 ChIP-seq regions (644 + 69 bound
 vs 644 + 69 unbound, hg19): prepare, train (a few epochs), evaluate, attribute (saliency,
 DeepLIFT-SHAP, ISM), bigWig tracks, tracks.ini + a rendered region, IGV session, saliency
@@ -28,7 +27,7 @@ def add_arguments(p):
 
 def run(args) -> int:
     from wtko_captum.pipeline.demo import demo, summarise
-    from wtko_captum.cli._common import split_list
+    from wtko_captum.cli.options import split_list
 
     demo(args.out, overrides=args.overrides, stages=split_list(args.stages) or None, verbose=not args.quiet)
     print(summarise(args.out))

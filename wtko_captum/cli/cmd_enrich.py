@@ -1,9 +1,8 @@
 """wtko enrich: known-motif enrichment WT vs KO (FIMO + Fisher), and AgentBind k-mer enrichment."""
 from __future__ import annotations
 
-NAME = "enrich"
 HELP = "known-motif enrichment between the classes (FIMO scan, Fisher's exact test, BH q)"
-ORDER = 66
+STAGE = "motifs"
 DESCRIPTION = """Validate what the model learned the way the paper did with HOMER: scan every
 database motif over the sequences of one split with FIMO (memelite, p < 1e-4, both strands),
 count the sequences of each class with a hit, and test each motif with Fisher's exact test
@@ -26,19 +25,20 @@ example:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_motif_db, add_out, fraction, positive_int, pvalue
+
     p.add_argument("data", help="prepared-data directory (wtko prepare)")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
+    add_out(p, "output directory (replaced if it exists)")
     p.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
                    help="which sequences to scan (default: test, as the paper validated)")
-    p.add_argument("--motifs", default=None,
-                   help="motif database, MEME format (default: bundled JASPAR 2020 CORE vertebrates)")
-    p.add_argument("--p", type=float, default=1e-4, dest="pvalue", help="FIMO hit p-value (default: 1e-4)")
-    p.add_argument("--top", type=int, default=20, help="motifs in the bar plot (default: 20)")
+    add_motif_db(p, old=("--motifs", "--db"))
+    p.add_argument("--p", type=pvalue, default=1e-4, dest="pvalue", help="FIMO hit p-value (default: 1e-4)")
+    p.add_argument("--top", type=positive_int, default=20, help="motifs in the bar plot (default: 20)")
     g = p.add_argument_group("k-mer enrichment (AgentBind)")
-    g.add_argument("--kmer-enrichment", type=int, default=None, metavar="K",
+    g.add_argument("--kmer-enrichment", type=positive_int, default=None, metavar="K",
                    help="also score K-mers (5 as published) by mean attribution")
     g.add_argument("--attr", default=None, help="attribution directory for --kmer-enrichment")
-    g.add_argument("--kmer-top", type=float, default=0.01,
+    g.add_argument("--kmer-top", type=fraction, default=0.01,
                    help="fraction of windows called top (default: 0.01)")
     g.add_argument("--kmer-class", default=None,
                    help="class whose sequences are slid over (default: the attribution target)")
@@ -51,7 +51,7 @@ def run(args) -> int:
 
     from wtko_captum.motifs.enrich import enrich, top_for_class
 
-    res = enrich(args.data, args.out, split=args.split, motifs=args.motifs, p=args.pvalue,
+    res = enrich(args.data, args.out, split=args.split, motif_db=args.motif_db, p=args.pvalue,
                  top=args.top, kmer_k=args.kmer_enrichment, attr=args.attr,
                  kmer_top_fraction=args.kmer_top, kmer_positive=args.kmer_class,
                  kmer_canonical=args.canonical)

@@ -1,9 +1,8 @@
 """wtko evaluate: score a checkpoint on the held-out test split."""
 from __future__ import annotations
 
-NAME = "evaluate"
 HELP = "accuracy, precision/recall/F1, auROC, auPRC and predictions of a checkpoint on the test split"
-ORDER = 30
+STAGE = "model"
 DESCRIPTION = """Score a trained checkpoint on one split of a prepared-data directory (default: the
 held-out test chromosomes). The data's window width must equal the checkpoint's input length.
 
@@ -21,11 +20,11 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli._common import add_batch_size, add_device
+    from wtko_captum.cli.options import add_batch_size, add_device, add_out
 
     p.add_argument("model", help="checkpoint from `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
+    add_out(p, "output directory (replaced if it exists)")
     p.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
                    help="which regions to score (default: test)")
     add_batch_size(p, default=256)

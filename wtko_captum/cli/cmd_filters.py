@@ -1,9 +1,8 @@
 """wtko filters: first-layer convolution filters as motifs, recurring across seeded runs."""
 from __future__ import annotations
 
-NAME = "filters"
 HELP = "first-layer filter motifs (weights and activations) and those recurring across seeded runs"
-ORDER = 61
+STAGE = "motifs"
 DESCRIPTION = """For each first-layer filter: the argmax consensus of its weights (the WTKO
 paper) and an activation matrix: every subsequence activating the filter above --threshold x
 its maximum activation (over the sequences of --split) is stacked into a count matrix.
@@ -26,19 +25,20 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli._common import add_batch_size, add_device, add_seed
+    from wtko_captum.cli.options import (add_batch_size, add_device, add_motif_db, add_out, add_seed,
+                                         positive_int, pvalue, probability)
 
     p.add_argument("model", help="training output directory (model.pt, seed_*/model.pt) or a model.pt")
     p.add_argument("data", help="prepared-data directory (wtko prepare output)")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     p.add_argument("--split", default="all", choices=["all", "train", "val", "test"],
                    help="sequences to compute activations on (default: all)")
-    p.add_argument("--threshold", type=float, default=0.5,
+    p.add_argument("--threshold", type=probability, default=0.5,
                    help="fraction of a filter's maximum activation a subsequence must exceed (default: 0.5)")
-    p.add_argument("--min-runs", type=int, default=2, help="report motifs found in at least this many runs (default: 2)")
-    p.add_argument("--q", type=float, default=0.05, help="Tomtom q-value for a match (default: 0.05)")
-    p.add_argument("--max-sequences", type=int, default=None, help="seeded random subset of sequences (speed)")
-    p.add_argument("--db", default=None, help="motif database for JASPAR matches (default: bundled JASPAR 2020)")
+    p.add_argument("--min-runs", type=positive_int, default=2, help="report motifs found in at least this many runs (default: 2)")
+    p.add_argument("--q", type=pvalue, default=0.05, help="Tomtom q-value for a match (default: 0.05)")
+    p.add_argument("--max-sequences", type=positive_int, default=None, help="seeded random subset of sequences (speed)")
+    add_motif_db(p, "motif database for the JASPAR matches (default: bundled JASPAR 2020)")
     add_device(p)
     add_batch_size(p, 256)
     add_seed(p)
@@ -47,15 +47,13 @@ def add_arguments(p):
 def run(args) -> int:
     import logging
 
-    from wtko_captum.core.device import resolve_device
-    from wtko_captum.motifs.filters import filter_motifs, write_filters
+    from wtko_captum.motifs.filters import find_filter_motifs
 
     log = logging.getLogger("wtko_captum")
-    res = filter_motifs(args.model, args.data, split=args.split, threshold=args.threshold,
-                        min_runs=args.min_runs, q_threshold=args.q, batch_size=args.batch_size,
-                        device=resolve_device(args.device), database=args.db,
-                        max_sequences=args.max_sequences, seed=args.seed)
-    write_filters(res, args.out)
+    res = find_filter_motifs(args.model, args.out, data=args.data, split=args.split, threshold=args.threshold,
+                             min_runs=args.min_runs, q_threshold=args.q, batch_size=args.batch_size,
+                             device=args.device, motif_db=args.motif_db, max_sequences=args.max_sequences,
+                             seed=args.seed)
     log.info("%d runs, %d filters -> %s/filters.meme", len(res["runs"]), len(res["table"]), args.out)
     rec = res["recurring"]
     if len(rec):

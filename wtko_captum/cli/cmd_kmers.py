@@ -1,9 +1,8 @@
 """wtko kmers: the WTKO paper's saliency k-mers and their agglomerative clusters."""
 from __future__ import annotations
 
-NAME = "kmers"
 HELP = "saliency k-mers (top positions per sequence) and their agglomerative clusters as motifs"
-ORDER = 60
+STAGE = "motifs"
 DESCRIPTION = """Cut k-mers around the highest-scoring positions of every sequence of an
 attribution directory (the WTKO paper's rule: top 3 positions by max|attribution| over the 4
 bases, 20 bp centred on each, N-padded at the window edges; the peak sits at 0-based offset
@@ -29,32 +28,33 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli._common import add_seed
+    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, nonneg_int, positive_int
 
     p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     g = p.add_argument_group("k-mers")
-    g.add_argument("--k", type=int, default=20, help="k-mer length in bp (default: 20)")
-    g.add_argument("--top", type=int, default=3, help="saliency peaks per sequence (default: 3)")
-    g.add_argument("--min-distance", type=int, default=0,
+    g.add_argument("--k", type=positive_int, default=20, help="k-mer length in bp (default: 20)")
+    g.add_argument("--top", type=positive_int, default=3, help="saliency peaks per sequence (default: 3)")
+    g.add_argument("--min-distance", type=nonneg_int, default=0,
                    help="minimum bp between two peaks of a sequence (default: 0 = published rule; "
                         "--min-distance K gives non-overlapping k-mers)")
     g.add_argument("--score", choices=["maxabs", "projected", "abs_projected"], default="maxabs",
                    help="per-position score (default: maxabs, the paper's max|gradient|)")
     g = p.add_argument_group("clustering")
     cut = g.add_mutually_exclusive_group()
-    cut.add_argument("--clusters", type=int, default=None, help="number of clusters (default: 10)")
+    cut.add_argument("--clusters", type=positive_int, default=None, help="number of clusters (default: 10)")
     cut.add_argument("--distance-threshold", type=float, default=None,
                      help="cut the tree at this cosine distance instead (fraction of mismatched positions)")
     g.add_argument("--no-align", action="store_true",
                    help="build matrices from the k-mers as cut (the paper) instead of aligning them "
                         "by shift and strand")
-    g.add_argument("--min-cluster-size", type=int, default=10,
+    g.add_argument("--min-cluster-size", type=positive_int, default=10,
                    help="smallest cluster turned into a motif (default: 10)")
-    g.add_argument("--exact-limit", type=int, default=5000,
+    g.add_argument("--exact-limit", type=positive_int, default=5000,
                    help="most distinct k-mers clustered exactly; above: two-stage (default: 5000)")
     g.add_argument("--no-cluster", action="store_true", help="only write the k-mer table and BED")
     g.add_argument("--no-tomtom", action="store_true", help="skip the JASPAR comparison (alignment.tsv)")
+    add_motif_db(p, "motif database the cluster motifs are compared with (default: bundled JASPAR 2020)")
     add_seed(p)
 
 
@@ -70,7 +70,7 @@ def run(args) -> int:
                       score=args.score, n_clusters=n_clusters, distance_threshold=args.distance_threshold,
                       align=not args.no_align, min_cluster_size=args.min_cluster_size,
                       exact_limit=args.exact_limit, seed=args.seed, cluster=not args.no_cluster,
-                      tomtom=not args.no_tomtom)
+                      tomtom=not args.no_tomtom, motif_db=args.motif_db)
     log.info("%d k-mers -> %s/kmers.tsv, kmers.bed", len(res["kmers"]), args.out)
     cl = res["result"]
     if cl is not None:

@@ -1,9 +1,8 @@
 """wtko plot: render a region of a tracks.ini (PNG/PDF/SVG) with the sequence-logo track."""
 from __future__ import annotations
 
-NAME = "plot"
 HELP = "render a genome region of a tracks.ini to PNG/PDF, with attribution sequence logos"
-ORDER = 46
+STAGE = "tracks"
 DESCRIPTION = """Render one region of a pyGenomeTracks tracks.ini (e.g. from `wtko tracks ini`).
 
 Runs pyGenomeTracks in-process and adds an `attribution_logo` track under each projected
@@ -24,20 +23,22 @@ examples:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_out, positive_float, positive_int
+
     p.add_argument("ini", help="pyGenomeTracks tracks file")
     p.add_argument("--region", required=True, help="chrom:start-end, 0-based half-open (like BED)")
     p.add_argument("--genome", help="genome FASTA for the logo letters (default: the ini's fasta track)")
     p.add_argument("--no-logo", action="store_true", help="do not add the sequence-logo track")
-    p.add_argument("--width", type=float, default=40.0, help="figure width in cm (default: 40)")
-    p.add_argument("--dpi", type=int, default=150, help="raster resolution (default: 150)")
+    p.add_argument("--width", type=positive_float, default=40.0, help="figure width in cm (default: 40)")
+    p.add_argument("--dpi", type=positive_int, default=150, help="raster resolution (default: 150)")
     p.add_argument("--title", help="figure title")
-    p.add_argument("-o", "--output", required=True, help="output image: .png, .pdf or .svg")
+    add_out(p, "output image: .png, .pdf or .svg")
 
 
 def run(args) -> int:
     from wtko_captum.report.region import plot_region
 
-    out = plot_region(args.ini, args.region, args.output, genome=args.genome, logo=not args.no_logo,
+    out = plot_region(args.ini, args.region, args.out, genome=args.genome, logo=not args.no_logo,
                       width_cm=args.width, dpi=args.dpi, title=args.title)
     print(f"wrote {out}")
     return 0

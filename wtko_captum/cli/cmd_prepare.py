@@ -1,11 +1,10 @@
 """wtko prepare: peaks / a differential table / sequences -> windows, labels and splits."""
 from __future__ import annotations
 
-from wtko_captum.cli._common import add_seed, split_list
+from wtko_captum.cli.options import add_out, add_seed, split_list
 
-NAME = "prepare"
 HELP = "turn WT and KO peaks (or a differential table, or sequences) into a training data directory"
-ORDER = 10
+STAGE = "data"
 DESCRIPTION = """Cut a fixed-width window around every peak summit, label it WT or KO, split by
 chromosome and balance the classes. The output directory is what `wtko train` reads.
 
@@ -41,7 +40,7 @@ def add_arguments(p):
     g.add_argument("--table", metavar="FILE", help="a differential table (or a labelled sequence table) instead of --wt/--ko")
     g.add_argument("--genome", metavar="FASTA", help="genome FASTA for peak coordinates (.fai built if missing)")
     g.add_argument("--genome-build", metavar="NAME", help="e.g. mm10; stored in meta.json and the model checkpoint")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output directory (replaced atomically)")
+    add_out(p, "output directory (replaced atomically)")
 
     w = p.add_argument_group("windows")
     w.add_argument("--width", type=int, default=600, help="window length in bp, centred on the summit (default: 600)")

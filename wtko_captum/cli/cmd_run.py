@@ -1,9 +1,8 @@
 """wtko run: a whole pipeline from one TOML config."""
 from __future__ import annotations
 
-NAME = "run"
 HELP = "run a pipeline from a TOML config (one table per stage)"
-ORDER = 2
+STAGE = "pipeline"
 DESCRIPTION = """Run the stages listed in a TOML config, in pipeline order, into one output directory.
 
 Each table is a stage; its keys are the stage's options with underscores (n_shuffles, not
@@ -29,8 +28,10 @@ examples:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_out
+
     p.add_argument("config", help="TOML file")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE",
                    help="override a config value (repeatable)")
     p.add_argument("--stages", help="comma-separated subset of stages to run (default: all in the file)")
@@ -39,7 +40,7 @@ def add_arguments(p):
 def run(args) -> int:
     from wtko_captum.pipeline.demo import summarise
     from wtko_captum.pipeline.run import apply_overrides, load_config, run as run_pipeline
-    from wtko_captum.cli._common import split_list
+    from wtko_captum.cli.options import split_list
 
     cfg = apply_overrides(load_config(args.config), args.overrides)
     run_pipeline(cfg, args.out, stages=split_list(args.stages) or None, verbose=not args.quiet)

@@ -1,9 +1,8 @@
 """wtko simulate: seeded labelled datasets with a table of every planted motif."""
 from __future__ import annotations
 
-NAME = "simulate"
 HELP = "simulate WT/KO sequences with planted JASPAR motifs (ground truth for benchmarks)"
-ORDER = 35
+STAGE = "data"
 DESCRIPTION = """Write a simulated WT-vs-KO dataset whose motifs are known, to test the model and
 every explanation method against ground truth.
 
@@ -31,18 +30,18 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli._common import add_seed
+    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, positive_int
 
     p.add_argument("--preset", required=True, choices=["agentbind", "two-motif"], help="what to simulate")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
-    p.add_argument("--n", type=int, default=None, help="sequences per class (default: 1000)")
-    p.add_argument("--length", type=int, default=None,
+    add_out(p, "output directory (replaced if it exists)")
+    p.add_argument("--n", type=positive_int, default=None, help="sequences per class (default: 1000)")
+    p.add_argument("--length", type=positive_int, default=None,
                    help="sequence length in bp (default: 1000 agentbind, 600 two-motif)")
     p.add_argument("--motifs", default=None, metavar="ID,ID",
                    help="two JASPAR ids or TF names: two-motif = WT,KO motif (default MA0039.4,MA0099.3); "
                         "agentbind = centre,partner motif (default MA0035.4,MA0091.1)")
-    p.add_argument("--motif-file", default=None,
-                   help="MEME file to take the motifs from (default: bundled JASPAR 2020 vertebrates)")
+    add_motif_db(p, "motif database the motifs come from (default: bundled JASPAR 2020 vertebrates)",
+                 old=("--motif-file", "--db"))
     add_seed(p)
 
 
@@ -52,7 +51,7 @@ def run(args) -> int:
     from wtko_captum.preparation.simulate import read_ground_truth, simulate
 
     paths = simulate(args.preset, args.out, n=args.n, length=args.length, seed=args.seed,
-                     motifs=args.motifs, motif_file=args.motif_file)
+                     motifs=args.motifs, motif_db=args.motif_db)
     truth = read_ground_truth(paths["motifs"])
     logging.getLogger("wtko_captum").info(
         "simulated %s: %d planted sites in %s (WT.fa, KO.fa, motifs.tsv, genome.fa, sim.json)",

@@ -1,9 +1,8 @@
 """wtko tomtom: compare motifs with JASPAR (or any MEME file) the way MEME's Tomtom does."""
 from __future__ import annotations
 
-NAME = "tomtom"
 HELP = "compare motifs with a motif database (Tomtom via memelite; default JASPAR 2020)"
-ORDER = 62
+STAGE = "motifs"
 DESCRIPTION = """Compare every motif of a MEME file with a motif database and write Tomtom's
 own TSV table (the columns of MEME's `tomtom -text`) plus the target's TF name:
 
@@ -23,11 +22,12 @@ example:
 
 
 def add_arguments(p):
-    p.add_argument("motifs", help="query motifs (MEME format)")
-    p.add_argument("-o", "--out", required=True, help="output TSV")
-    p.add_argument("--db", default=None,
-                   help="target motifs, MEME format (default: bundled JASPAR 2020 CORE vertebrates)")
-    p.add_argument("--thresh", type=float, default=0.5,
+    from wtko_captum.cli.options import add_motif_db, add_out, pvalue
+
+    p.add_argument("motifs", help="query motifs (any motif file: MEME, JASPAR, HOMER, a motif table)")
+    add_out(p, "output TSV")
+    add_motif_db(p, "target motifs (default: bundled JASPAR 2020 CORE vertebrates)")
+    p.add_argument("--thresh", type=pvalue, default=0.5,
                    help="keep matches with value <= this (default: 0.5, MEME's default)")
     p.add_argument("--thresh-by", choices=["q", "p", "E"], default="q",
                    help="which value --thresh applies to (default: q)")
@@ -41,7 +41,7 @@ def run(args) -> int:
 
     from wtko_captum.motifs.tomtom import best_matches, tomtom, write_tomtom
 
-    table = tomtom(args.motifs, args.db, thresh=args.thresh, thresh_by=args.thresh_by,
+    table = tomtom(args.motifs, args.motif_db, thresh=args.thresh, thresh_by=args.thresh_by,
                    dist=args.dist, reverse_complement=not args.norc)
     write_tomtom(args.out, table)
     best = best_matches(table)

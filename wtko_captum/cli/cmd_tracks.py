@@ -1,9 +1,8 @@
 """wtko tracks: genome-browser views of a tracks directory (pyGenomeTracks ini, IGV session)."""
 from __future__ import annotations
 
-NAME = "tracks"
 HELP = "write a pyGenomeTracks tracks.ini or an IGV session (+ batch script) for a tracks directory"
-ORDER = 45
+STAGE = "tracks"
 DESCRIPTION = """Describe the bigWig/BED files of a tracks directory (from `wtko export`) for a browser.
 
   ini   a pyGenomeTracks tracks.ini using only stock track types: the plain
@@ -32,6 +31,8 @@ examples:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_out, positive_int
+
     sub = p.add_subparsers(dest="what", metavar="{ini,igv}", required=True)
     ini = sub.add_parser("ini", help="pyGenomeTracks tracks.ini (stock track types)")
     igv = sub.add_parser("igv", help="IGV session XML (+ optional batch script)")
@@ -45,39 +46,32 @@ def add_arguments(p):
         q.add_argument("-q", "--quiet", action="store_true", help="warnings only")
         q.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ini.add_argument("--genome", help="genome FASTA: adds a sequence track (and the logo's letters in `wtko plot`)")
-    ini.add_argument("--bins", type=int, default=200,
+    ini.add_argument("--bins", type=positive_int, default=200,
                      help="bigWig bins per plot (default: 200; regions shorter than this draw striped in "
                           "the stock CLI, `wtko plot` adapts it)")
     ini.add_argument("--no-hypothetical", action="store_true", help="leave out the four hypothetical tracks")
-    ini.add_argument("-o", "--output", required=True, help="tracks.ini to write")
+    add_out(ini, "tracks.ini to write")
     igv.add_argument("--genome", required=True, help="IGV genome id (hg19, mm10, ...) or a local FASTA path")
-    igv.add_argument("--top", type=int, default=20, help="regions of interest: the N highest max|attribution| (default: 20)")
+    igv.add_argument("--top", type=positive_int, default=20, help="regions of interest: the N highest max|attribution| (default: 20)")
     igv.add_argument("--batch", help="also write an IGV batch script snapshotting the top regions")
     igv.add_argument("--snapshots", default="snapshots", help="snapshot directory for --batch (default: snapshots)")
-    igv.add_argument("-o", "--output", required=True, help="session .xml to write")
+    add_out(igv, "session .xml to write")
 
 
 def run(args) -> int:
-    from pathlib import Path
+    from wtko_captum.core.export import export
 
     if args.what == "ini":
-        from track_exporters.pygenometracks import write_tracks_ini
-
-        written = write_tracks_ini(args.tracks, args.output, peaks=args.peaks, genome=args.genome,
-                                   features=args.features, relative=not args.absolute_paths,
-                                   include_hypothetical=not args.no_hypothetical, number_of_bins=args.bins)
+        written = export("tracks_ini", args.tracks, args.out, peaks=args.peaks, genome=args.genome,
+                         features=args.features, relative=not args.absolute_paths,
+                         include_hypothetical=not args.no_hypothetical, number_of_bins=args.bins)
         print(f"wrote {written[0]} (+{len(written) - 1} coloured BED copies)")
         print(f"render: pyGenomeTracks --tracks {written[0]} --region CHR:START-END -o region.png")
         return 0
-    from track_exporters.igv import top_regions, write_igv_batch, write_igv_session
-    from track_exporters.pygenometracks import find_tracks
-
-    written = write_igv_session(args.tracks, args.output, genome=args.genome, peaks=args.peaks,
-                                top=args.top, features=args.features, relative=not args.absolute_paths)
+    written = export("igv", args.tracks, args.out, genome=args.genome, peaks=args.peaks, top=args.top,
+                     features=args.features, relative=not args.absolute_paths, batch=args.batch,
+                     snapshot_dir=args.snapshots)
     print(f"wrote {written[0]}")
     if args.batch:
-        regions = top_regions(find_tracks(args.tracks), args.peaks, args.top)
-        out = write_igv_batch(args.batch, genome=args.genome, snapshot_dir=args.snapshots,
-                              regions=regions, session=Path(args.output))
-        print(f"wrote {out}: run `igv -b {out}` (headless: `xvfb-run -a igv -b {out}`)")
+        print(f"wrote {written[-1]}: run `igv -b {written[-1]}` (headless: `xvfb-run -a igv -b {written[-1]}`)")
     return 0

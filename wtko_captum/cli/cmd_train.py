@@ -1,9 +1,8 @@
 """wtko train: fit a model on prepared data, keep the best-validation checkpoint."""
 from __future__ import annotations
 
-NAME = "train"
 HELP = "train the WTKO-CNN (or another registered model) on a prepared-data directory"
-ORDER = 20
+STAGE = "model"
 DESCRIPTION = """Train a classifier on the train split of a `wtko prepare` directory and keep the
 epoch with the best auROC on the VALIDATION split (the test split is never used here; score it
 once with `wtko evaluate`).
@@ -23,31 +22,36 @@ outputs (in -o DIR):
 examples:
   wtko train data/ -o model/
   wtko train data/ -o model/ --seeds 5 --rc-augment      # five seeded runs (filter analysis)
-  wtko train data/ -o model/ --no-batchnorm              # the authors' released code
+  wtko train data/ -o model/ --model-option batchnorm=false   # the authors' released code
+  wtko train data/ -o model/ --model my_pkg.nets:build         # a model that is not a plugin
 """
 
 
 def add_arguments(p):
-    from wtko_captum.cli._common import add_device
+    from wtko_captum.cli.options import (add_batch_size, add_device, add_option, add_out, nonneg_float,
+                                         positive_float, positive_int)
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
-    p.add_argument("--architecture", default="wtko_cnn", help="registered model (default: wtko_cnn; "
-                   "see `wtko plugins list --kind models`)")
-    p.add_argument("--epochs", type=int, default=100, help="maximum epochs (default: 100)")
-    p.add_argument("--patience", type=int, default=10,
+    add_out(p, "output directory (replaced if it exists)")
+    add_option(p, "--model", old=("--architecture",), dest="model", default="wtko_cnn",
+               help="a registered model (default: wtko_cnn; `wtko plugins --kind models` lists them) or "
+                    "PACKAGE.MODULE:FACTORY for a model class or factory that is not a plugin (it must "
+                    "take input_length and n_classes keywords)")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the model's constructor, e.g. batchnorm=false or n_filters=32 (repeatable)")
+    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default: 100)")
+    p.add_argument("--patience", type=positive_int, default=10,
                    help="stop after this many epochs without a better validation auROC (default: 10)")
-    p.add_argument("--batch-size", type=int, default=64, help="sequences per batch (default: 64)")
-    p.add_argument("--accumulation", type=int, default=4,
+    add_batch_size(p, default=64)
+    p.add_argument("--accumulation", type=positive_int, default=4,
                    help="batches per optimiser step (gradient accumulation, default: 4)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--weight-decay", type=float, default=1e-4, help="Adam weight decay (default: 1e-4)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default: 1e-3)")
+    p.add_argument("--weight-decay", type=nonneg_float, default=1e-4, help="Adam weight decay (default: 1e-4)")
     p.add_argument("--seeds", default="1", metavar="K|S1,S2,..",
                    help="a number K of seeded runs (seeds 0..K-1) or an explicit comma list (default: 1 run, seed 0)")
     p.add_argument("--rc-augment", action="store_true",
                    help="reverse-complement each training sequence with probability 0.5 per epoch")
-    p.add_argument("--no-batchnorm", action="store_true",
-                   help="WTKO-CNN without BatchNorm, as in the authors' released code")
+    p.add_argument("--no-batchnorm", action="store_true", help=__import__("argparse").SUPPRESS)
     add_device(p)
 
 
@@ -70,12 +74,19 @@ def parse_seeds(text: str) -> list[int]:
 def run(args) -> int:
     import logging
 
+    import sys
+
+    from wtko_captum.cli.options import parse_key_values
     from wtko_captum.training.train import train
 
-    config = {"batchnorm": False} if args.no_batchnorm else None
-    path = train(args.data, args.out, architecture=args.architecture, epochs=args.epochs, patience=args.patience,
+    config = parse_key_values(args.model_option, "--model-option")
+    if args.no_batchnorm:
+        print("wtko train: warning: --no-batchnorm is deprecated and will be removed in the next release; "
+              "use --model-option batchnorm=false", file=sys.stderr)
+        config["batchnorm"] = False
+    path = train(args.data, args.out, model=args.model, epochs=args.epochs, patience=args.patience,
                  batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                  accumulation=args.accumulation, rc_augment=args.rc_augment, seeds=parse_seeds(args.seeds),
-                 device=args.device, model_config=config, verbose=not args.quiet)
+                 device=args.device, model_options=config, verbose=not args.quiet)
     logging.getLogger("wtko_captum").info("checkpoint: %s", path)
     return 0

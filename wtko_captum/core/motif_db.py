@@ -20,13 +20,34 @@ from wtko_captum.core.errors import InputError
 DEFAULT_MOTIF_FILE = Path(__file__).parents[1] / "data" / "motifs" / "JASPAR2020_CORE_vertebrates.meme"
 
 
+class MotifSet(dict):
+    """``{"ID NAME": (4, W) matrix}`` plus what a motif file says about each motif beyond its
+    matrix: ``meta[key]`` may hold ``nsites``, ``evalue``, ``url`` and ``threshold`` (HOMER's
+    log-odds detection threshold). Writers use these when not told otherwise, so converting a
+    file from one format to another keeps them."""
+
+    def __init__(self, motifs=(), meta=None):
+        super().__init__(motifs)
+        self.meta: dict[str, dict] = {k: dict(v) for k, v in (meta or {}).items()}
+
+    def field(self, name: str) -> dict:
+        """``{key: value}`` of one metadata field over the motifs that have it."""
+        return {k: m[name] for k, m in self.meta.items() if name in m and k in self}
+
+
+def motif_field(motifs, name: str) -> dict | None:
+    """``motifs.field(name)`` for a :class:`MotifSet`, ``None`` for a plain mapping."""
+    return motifs.field(name) if isinstance(motifs, MotifSet) else None
+
+
 def load_motifs(path=None) -> dict[str, np.ndarray]:
-    """Read a MEME-format motif file (default: the bundled JASPAR 2020 vertebrates).
+    """Read a motif database as probabilities (default: the bundled JASPAR 2020 vertebrates).
 
     Parameters
     ----------
     path : str or Path, optional
-        A MEME v4 text file. ``None`` means :data:`DEFAULT_MOTIF_FILE`.
+        Any motif file a registered motif reader claims (MEME, JASPAR, HOMER, a motif table;
+        see ``wtko plugins``). ``None`` means :data:`DEFAULT_MOTIF_FILE`.
 
     Returns
     -------
@@ -42,15 +63,10 @@ def load_motifs(path=None) -> dict[str, np.ndarray]:
 
 @lru_cache(maxsize=8)
 def _read_meme_cached(path: str, mtime: float) -> dict[str, np.ndarray]:
-    from memelite.io import read_meme
+    from wtko_captum.core.readers import read
 
-    try:
-        motifs = read_meme(path)
-    except Exception as exc:  # memelite raises bare errors on malformed files
-        raise InputError(f"cannot read MEME motifs: {type(exc).__name__}: {exc}", path=path) from None
-    if not motifs:
-        raise InputError("no motifs found (expected MEME format with 'MOTIF' blocks)", path=path)
-    # memelite returns (4, W) matrices; renormalise columns that rounding left off 1.
+    motifs = read(path, kind="motifs")
+    # counts (JASPAR) become probabilities; columns that rounding left off 1 are renormalised
     out = {}
     for key, pwm in motifs.items():
         pwm = np.asarray(pwm, dtype=np.float64)

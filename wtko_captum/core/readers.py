@@ -1,9 +1,10 @@
-"""Readers: bring attributions made elsewhere in as an :class:`AttributionSet`.
+"""Readers: every file a command takes as attributions or motifs is read through here.
 
-Reader contract (napari-style): ``read(path) -> AttributionSet`` when the reader recognises
-``path``, ``None`` to decline. Readers are plugins in the ``wtko_captum.core.readers`` entry-point
-group; :func:`read_attributions` tries every installed reader and uses the first that claims
-the path. Built-in readers:
+Reader contract (napari-style, entry-point group ``wtko_captum.readers``): a function
+``read(path) -> object`` declared with :func:`wtko_captum.core.registry.reader`, whose
+``claim(path) -> bool`` says cheaply (file names, a header) whether it reads ``path``.
+:func:`read` asks the readers of the wanted kind in turn and uses the first that claims the
+path. Built-in attribution readers (this module):
 
 ``attribution_set``  a directory written by us (``meta.json`` with our format tag).
 ``npz_pair``         a modisco-style pair of arrays: ``X.npz``/``ohe.npz`` (one-hot) and
@@ -14,6 +15,14 @@ the path. Built-in readers:
                      ``weights_only=True``): a ``(X, attr)`` tuple, a dict with ``X``/``attr``
                      keys, or an attribution tensor with its one-hot saved next to it
                      (``X.pt``/``ohe.pt``).
+``hdf5``             an HDF5 file (``.h5``/``.hdf5``): a complete ``wtko attribute`` store, or
+                     the documented layout: datasets ``X`` (one-hot) and ``attr`` (scores), each
+                     ``(N, 4, L)`` or ``(N, L, 4)``; optional 1-D datasets ``chrom``, ``start``,
+                     ``end``, ``name`` (one per sequence; 0-based half-open windows); optional
+                     file attributes ``method`` (str) and ``hypothetical`` (bool).
+
+Motif readers (MEME, JASPAR, HOMER, motif tables) live beside their writers in
+``track_exporters``; modisco results are read by the modisco plugin.
 
 Arrays in ``(N, L, 4)`` layout (what modisco and TF-MoDISco tutorials often save) are detected,
 transposed to ``(N, 4, L)`` and the log says so.
@@ -27,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.registry import get_registry, reader
 
 log = logging.getLogger("wtko_captum.readers")
 
@@ -35,6 +45,7 @@ ATTR_NAMES = ("attr", "attrs", "attribution", "attributions", "shap", "scores", 
               "contrib_scores", "hyp_scores", "hypothetical", "deeplift", "saliency", "ism")
 ARRAY_SUFFIXES = (".npz", ".npy")
 TORCH_SUFFIXES = (".pt", ".pth", ".torch")
+HDF5_SUFFIXES = (".h5", ".hdf5")
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -139,40 +150,44 @@ def _build(X, attr, regions, method, source, hypothetical=None, extra=None):
 
 
 # ---- readers ------------------------------------------------------------------------------------
-def read_attribution_set(path):
-    """A directory written by :meth:`AttributionSet.save` (``meta.json`` with our format tag)."""
+def _is_attribution_set(path) -> bool:
     import json
 
-    from wtko_captum.core.attribution_set import ATTRSET_FORMAT, AttributionSet
+    from wtko_captum.core.attribution_set import ATTRSET_FORMAT
 
-    path = Path(path)
-    meta = path / "meta.json"
-    if not (path.is_dir() and meta.is_file()):
-        return None
+    meta = Path(path) / "meta.json"
+    if not meta.is_file():
+        return False
     try:
-        if json.loads(meta.read_text()).get("format") != ATTRSET_FORMAT:
-            return None
+        return json.loads(meta.read_text()).get("format") == ATTRSET_FORMAT
     except ValueError:
-        return None
+        return False
+
+
+@reader(kind="attributions", claim=_is_attribution_set,
+        description="an attribution directory written by wtko (X.npz, attr.npz, regions.bed, meta.json)")
+def read_attribution_set(path):
+    """A directory written by :meth:`AttributionSet.save`."""
+    from wtko_captum.core.attribution_set import AttributionSet
+
     return AttributionSet.load(path)
 
 
+def _claims_npz_pair(path) -> bool:
+    path = Path(path)
+    if path.is_dir():
+        return (not (path / "meta.json").is_file()
+                and sum(p.suffix in ARRAY_SUFFIXES for p in path.iterdir()) >= 2)
+    return path.is_file() and path.suffix in ARRAY_SUFFIXES and _stem(path) not in X_NAMES
+
+
+@reader(kind="attributions", claim=_claims_npz_pair,
+        description="a one-hot + scores pair of .npz/.npy arrays (modisco style), optional regions BED")
 def read_npz_pair(path):
     """A modisco-style one-hot + scores pair of ``.npz``/``.npy`` files (with an optional BED)."""
     path = Path(path)
-    if path.is_dir():
-        if (path / "meta.json").is_file():
-            return None  # ours: the attribution_set reader's
-        folder, files = path, sorted(p for p in path.iterdir() if p.suffix in ARRAY_SUFFIXES)
-        if len(files) < 2:
-            return None
-    elif path.is_file() and path.suffix in ARRAY_SUFFIXES:
-        folder = path.parent
-        files = sorted(p for p in folder.iterdir() if p.suffix in ARRAY_SUFFIXES)
-        if _stem(path) in X_NAMES:
-            return None
-    else:
-        return None
+    folder = path if path.is_dir() else path.parent
+    files = sorted(p for p in folder.iterdir() if p.suffix in ARRAY_SUFFIXES)
     cache = {}
 
     def load(p):
@@ -200,6 +215,15 @@ def read_npz_pair(path):
                   extra={"x_file": x_file.name, "attr_file": a_file.name, "regions_file": bed})
 
 
+def _claims_torch(path) -> bool:
+    path = Path(path)
+    if path.is_dir():
+        return not (path / "meta.json").is_file() and any(p.suffix in TORCH_SUFFIXES for p in path.iterdir())
+    return path.is_file() and path.suffix in TORCH_SUFFIXES
+
+
+@reader(kind="attributions", claim=_claims_torch,
+        description="tangermeme tensors saved with torch.save (read with weights_only=True)")
 def read_torch_tensors(path):
     """tangermeme results saved with ``torch.save`` (read with ``weights_only=True``)."""
     import torch
@@ -207,18 +231,14 @@ def read_torch_tensors(path):
     path = Path(path)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in TORCH_SUFFIXES)
-        if not files or (path / "meta.json").is_file():
-            return None
         folder = path
         attr_files = [f for f in files if _stem(f) not in X_NAMES]
         if len(attr_files) != 1:
             raise InputError(f"expected one attribution tensor file, found "
                              f"{', '.join(f.name for f in attr_files) or 'none'}", path=path)
         main = attr_files[0]
-    elif path.is_file() and path.suffix in TORCH_SUFFIXES:
-        folder, main = path.parent, path
     else:
-        return None
+        folder, main = path.parent, path
 
     def load(p):
         try:
@@ -260,31 +280,101 @@ def read_torch_tensors(path):
     return _build(X, attr, regions, _stem(main), main, extra={"regions_file": bed})
 
 
-def read_attributions(path, *, reader: str | None = None):
-    """Read attributions from ``path`` with the named reader, or the first installed reader
-    that claims it.
+def _claims_hdf5(path) -> bool:
+    path = Path(path)
+    if not (path.is_file() and path.suffix.lower() in HDF5_SUFFIXES):
+        return False
+    with open(path, "rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
 
-    Raises :class:`InputError` when no reader claims the path (listing the readers tried).
+
+@reader(kind="attributions", claim=_claims_hdf5,
+        description="HDF5: a complete wtko attribute store, or datasets X and attr (+ chrom/start/end/name)")
+def read_hdf5(path):
+    """An HDF5 file in the layout documented in this module, or a complete attribution store."""
+    import h5py
+
+    from wtko_captum.core.store import STORE_FORMAT
+
+    path = Path(path)
+    with h5py.File(path, "r") as h5:
+        if h5.attrs.get("format") == STORE_FORMAT:
+            return _read_store(path)
+        missing = [k for k in ("X", "attr") if k not in h5]
+        if missing:
+            raise InputError(f"HDF5 file lacks dataset(s) {', '.join(missing)}; expected X (one-hot) and "
+                             f"attr (scores), (N, 4, L) or (N, L, 4); found: {', '.join(h5.keys()) or 'none'}",
+                             path=path)
+        X, attr = _pair(h5["X"][()], h5["attr"][()], path)
+        regions = _default_regions(len(X), X.shape[-1])
+        cols = [k for k in ("chrom", "start", "end", "name") if k in h5]
+        for k in cols:
+            values = h5[k][()]
+            if len(values) != len(X):
+                raise InputError(f"dataset {k} has {len(values)} rows for {len(X)} sequences", path=path)
+            regions[k] = [v.decode() if isinstance(v, bytes) else v for v in values]
+        method = h5.attrs.get("method", path.stem)
+        hyp = h5.attrs.get("hypothetical")
+    method = method.decode() if isinstance(method, bytes) else str(method)
+    return _build(X, attr, regions, method, path, hypothetical=None if hyp is None else bool(hyp))
+
+
+def _read_store(path):
+    from wtko_captum.core.store import AttributionStore
+
+    with AttributionStore.open(path, mode="r") as store:
+        if not store.complete:
+            raise InputError(f"attribution store is incomplete ({int(store.done.sum())} of {len(store)} "
+                             "rows done): finish it by re-running `wtko attribute` with the same arguments",
+                             path=path)
+        return store.to_attribution_set()
+
+
+# ---- dispatch -----------------------------------------------------------------------------------
+def read(path, *, kind: str | None = None, reader: str | None = None):
+    """Read ``path`` with the named reader, or the first installed reader of ``kind`` that
+    claims it (``"attributions"`` -> AttributionSet, ``"motifs"`` -> ``{key: (4, W)}``).
+
+    Already-read objects pass through unchanged (an AttributionSet, a motif dict), so library
+    functions can take either a path or the object. Raises :class:`InputError` when no reader
+    claims the path (listing those tried).
     """
-    from wtko_captum.core.registry import get_registry
+    from wtko_captum.core.attribution_set import AttributionSet
 
+    if isinstance(path, AttributionSet) and kind in (None, "attributions"):
+        return path
+    if isinstance(path, dict) and kind in (None, "motifs"):
+        return path
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", path=path)
     reg = get_registry()
     names = [reader] if reader else _ordered(reg.names("readers"))
+    tried = []
     for name in names:
-        result = reg.get("readers", name)(path)
-        if result is not None:
+        func = reg.get("readers", name)
+        info = getattr(func, "wtko_info", None)
+        if info is None or (kind is not None and info.kind != kind):
+            continue
+        tried.append(name)
+        if reader or info.claim(path):
+            result = func(path)
             log.debug("%s read by the %s reader", path, name)
-            result.extra.setdefault("reader", name)
+            if isinstance(result, AttributionSet):
+                result.extra.setdefault("reader", name)
+                result.extra.setdefault("source", str(path))
             return result
-    raise InputError(f"no reader recognises this (tried: {', '.join(names) or 'none installed'}); "
-                     "expected an attribution directory, an X.npz + attr.npz pair, or torch.save "
-                     "tensors", path=path)
+    what = {"attributions": "attributions", "motifs": "motifs", None: "input"}.get(kind, kind)
+    raise InputError(f"no reader recognises this as {what} (tried: {', '.join(tried) or 'none installed'})",
+                     path=path)
+
+
+def read_attributions(path, *, reader: str | None = None):
+    """:func:`read` with ``kind="attributions"``: an :class:`AttributionSet`."""
+    return read(path, kind="attributions", reader=reader)
 
 
 def _ordered(names: list[str]) -> list[str]:
-    """Our own strict reader first, then the rest alphabetically."""
-    first = [n for n in ("attribution_set",) if n in names]
+    """Our own strict readers first, then the rest alphabetically."""
+    first = [n for n in ("attribution_set", "hdf5") if n in names]
     return first + [n for n in names if n not in first]

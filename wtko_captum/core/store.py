@@ -204,6 +204,42 @@ class AttributionStore:
                 "done": self.done, "regions": self.regions(), "meta": self.meta}
 
 
+    def to_attribution_set(self):
+        """The complete store as an :class:`~wtko_captum.core.attribution_set.AttributionSet`,
+        its regions table extended with the prediction (argmax), the predicted class, the class
+        probabilities ``p_<class>`` and the target explained."""
+        from wtko_captum.core.attribution_set import AttributionSet
+
+        if not self.complete:
+            raise InputError(f"attribution store is incomplete ({int(self.done.sum())} of {len(self)} done)",
+                             path=self.path)
+        d = self.read()
+        meta, regions, logits = d["meta"], d["regions"], d["logits"].astype(np.float64)
+        pred = logits.argmax(1)
+        names = list(meta.get("class_names") or [])
+        regions["prediction"] = pred
+        if names and len(names) == logits.shape[1]:
+            regions["pred_class"] = [names[i] for i in pred]
+            e = np.exp(logits - logits.max(1, keepdims=True))
+            probs = e / e.sum(1, keepdims=True)
+            for i, c in enumerate(names):
+                regions[f"p_{c}"] = np.round(probs[:, i], 6)
+        target = meta.get("target")
+        regions["target"] = pred if target == "pred" else target
+        extra = {k: v for k, v in meta.items() if k not in
+                 ("method", "hypothetical", "target", "params", "model_identity", "class_names")}
+        extra["store"] = self.path.name
+        stats = list(self.chunk_stats().values())
+        if stats and all("delta_n" in st for st in stats):
+            n = sum(st["delta_n"] for st in stats)
+            extra["convergence_delta"] = {
+                "mean_abs": sum(st["delta_sum_abs"] for st in stats) / max(n, 1),
+                "max_abs": max(st["delta_max_abs"] for st in stats), "n": n,
+                "note": "|sum(attr * x) - (f(x) - f(baseline))| per sequence (and strand)"}
+        return AttributionSet(d["X"], d["attr"], regions, meta["method"], meta.get("hypothetical", True),
+                              target, meta.get("params", {}), meta.get("model_identity"), names, extra)
+
+
 def _region_rows(regions: pd.DataFrame) -> list[str]:
     out = []
     for rec in regions.to_dict(orient="records"):

@@ -554,7 +554,7 @@ def write_clusters(result: ClusterResult, kmers, outdir, *, logos: bool = True, 
     """Write ``clusters.tsv``, ``clusters.meme``, ``logos/clusterC.png`` and
     ``fasta/clusterC.fa`` (one per motif cluster) under ``outdir``; MEME runs per cluster into
     ``meme/clusterC/`` when ``meme`` is on PATH and ``meme=True``. Returns the paths written."""
-    from track_exporters.meme import write_meme
+    from wtko_captum.core.export import export
 
     from wtko_captum.core.atomic import write_text
 
@@ -563,7 +563,7 @@ def write_clusters(result: ClusterResult, kmers, outdir, *, logos: bool = True, 
     table = kmers if isinstance(kmers, pd.DataFrame) else pd.DataFrame({"kmer": list(kmers)})
     written = [write_text(outdir / "clusters.tsv", result.table.to_csv(sep="\t", index=False))]
     if result.motifs:
-        written += write_meme(outdir / "clusters.meme", result.motifs, nsites=result.nsites)
+        written += export("meme", result.motifs, outdir / "clusters.meme", nsites=result.nsites)
     have_meme = meme and shutil.which("meme") is not None
     if meme and not have_meme:
         log.info("MEME suite not on PATH: skipped de novo MEME per cluster (FASTA files are written for it)")

@@ -242,7 +242,7 @@ def _positive_rows(attrset, positive) -> np.ndarray:
     return labels == int(positive)
 
 
-def enrich(data_dir, out=None, split: str = "test", motifs=None, p: float = 1e-4, *, top: int = 20,
+def enrich(data_dir, out=None, split: str = "test", motif_db=None, p: float = 1e-4, *, top: int = 20,
            kmer_k: int | None = None, attr=None, kmer_top_fraction: float = 0.01,
            kmer_positive=None, kmer_canonical: bool = False) -> EnrichResult:
     """Known-motif enrichment of one split of a prepared-data directory (and k-mers).
@@ -256,7 +256,7 @@ def enrich(data_dir, out=None, split: str = "test", motifs=None, p: float = 1e-4
         ``kmer_enrichment.tsv`` with ``kmer_k``). Nothing is written when None.
     split : {"test", "val", "train", "all"}
         Which sequences (the paper validated on the test split).
-    motifs : dict or path, optional
+    motif_db : dict or path, optional
         Motif database (default: bundled JASPAR 2020 CORE vertebrates).
     p : float
         FIMO p-value threshold for a hit (1e-4, FIMO's default).
@@ -282,7 +282,7 @@ def enrich(data_dir, out=None, split: str = "test", motifs=None, p: float = 1e-4
     if len(sub) == 0:
         raise InputError(f"split {split!r} holds no sequences (use --split all, train or val)",
                          path=getattr(data, "path", None))
-    db = read_motifs(motifs) if motifs is not None else load_motifs()
+    db = read_motifs(motif_db) if motif_db is not None else load_motifs()
     class_names = data.class_names
     log.info("FIMO scan of %d motifs over %d %s sequences (p < %g)", len(db), len(sub), split, p)
     presence = scan_presence(db, sub.X, p=p)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.registry import motif_finder
 from wtko_captum.core.sequence import consensus
 
 log = logging.getLogger(__name__)
@@ -292,17 +293,58 @@ def filter_motifs(checkpoints, data, *, split: str = "all", threshold: float = 0
                                          for r in runs for k in r.motifs()}}
 
 
+@motif_finder(input="model", description="first-layer filter motifs: weight consensus and activation-stacked "
+                                         "matrices, recurring across seeded runs")
+def find_filter_motifs(model, out, *, data, split: str = "all", threshold: float = 0.5, min_runs: int = 2,
+                       q_threshold: float = 0.05, motif_db=None, max_sequences: int | None = None,
+                       batch_size: int = 256, device: str = "auto", seed: int = 0) -> dict:
+    """First-layer filter motifs of ``model`` written to ``out`` (the ``filters`` motif finder).
+
+    Parameters
+    ----------
+    model : path
+        A training directory (``model.pt``, ``seed_*/model.pt``) or a ``model.pt``.
+    out : path
+        Output directory.
+    data : path
+        prepared-data directory whose sequences the activations are computed on
+    split : str
+        which split's sequences (train, val, test or all)
+    threshold : float
+        fraction of a filter's maximum activation a subsequence must exceed to be stacked
+    min_runs : int
+        report motifs found in at least this many runs
+    q_threshold : float
+        Tomtom q-value for two filters (or a filter and a JASPAR motif) to match
+    motif_db : path
+        motif database for the JASPAR matches (default: bundled JASPAR 2020)
+    max_sequences : int
+        a seeded random subset of this many sequences (speed)
+    batch_size, device, seed
+        as everywhere
+
+    Returns
+    -------
+    dict: the :func:`filter_motifs` result plus ``paths`` (the files written).
+    """
+    from wtko_captum.core.device import resolve_device
+
+    result = filter_motifs(model, data, split=split, threshold=threshold, min_runs=min_runs,
+                           q_threshold=q_threshold, batch_size=batch_size, device=resolve_device(device),
+                           database=motif_db, max_sequences=max_sequences, seed=seed)
+    return {**result, "paths": write_filters(result, out)}
+
+
 def write_filters(result: dict, outdir) -> list[Path]:
     """``filters.tsv``, ``filters.meme`` (activation matrices), ``recurring.tsv`` and
     ``matches.tsv`` under ``outdir``; returns the paths written."""
-    from track_exporters.meme import write_meme
-
     from wtko_captum.core.atomic import write_text
+    from wtko_captum.core.export import export
 
     outdir = Path(outdir)
     written = [write_text(outdir / "filters.tsv", result["table"].to_csv(sep="\t", index=False))]
     if result["motifs"]:
-        written += write_meme(outdir / "filters.meme", result["motifs"], nsites=result["nsites"])
+        written += export("meme", result["motifs"], outdir / "filters.meme", nsites=result["nsites"])
     written.append(write_text(outdir / "recurring.tsv", result["recurring"].to_csv(sep="\t", index=False)))
     written.append(write_text(outdir / "matches.tsv", result["matches"].to_csv(sep="\t", index=False)))
     return written

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.registry import motif_finder
 
 KMER_COLUMNS = ["seq_index", "name", "chrom", "start", "end", "strand", "position", "rank", "score",
                 "kmer", "label", "prediction", "pad_left", "pad_right"]
@@ -208,15 +209,50 @@ def read_kmers(path) -> pd.DataFrame:
     return table
 
 
+@motif_finder(input="attributions",
+              description="the WTKO paper's saliency k-mers, clustered into aligned motifs (agglomerative, cosine)")
 def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: int = 0,
                 score: str = "maxabs", n_clusters: int | None = 10, distance_threshold: float | None = None,
                 align: bool = True, min_cluster_size: int = 10, exact_limit: int = 5000, seed: int = 0,
-                cluster: bool = True, tomtom: bool = True, database=None) -> dict:
+                cluster: bool = True, tomtom: bool = True, motif_db=None) -> dict:
     """The whole ``wtko kmers`` stage: k-mers, clusters, motifs and their files under ``out``.
 
-    ``attributions`` is an AttributionSet or its directory. Writes ``kmers.tsv`` (with
+    Parameters
+    ----------
+    attributions : AttributionSet, or a path any attribution reader claims
+        The scores to cut k-mers from.
+    out : path
+        Output directory.
+    k : int
+        k-mer length in bp, the peak at offset k//2
+    top : int
+        saliency peaks per sequence
+    min_distance : int
+        minimum bp between two peaks of a sequence (0 = the published rule)
+    score : str
+        per-position score: maxabs (the paper's max|gradient|), projected or abs_projected
+    n_clusters : int
+        number of clusters
+    distance_threshold : float
+        cut the tree at this cosine distance instead of at n_clusters
+    align : bool
+        align each k-mer to its cluster by shift and strand before building its matrix
+    min_cluster_size : int
+        smallest cluster turned into a motif
+    exact_limit : int
+        most distinct k-mers clustered exactly; above it, two-stage clustering
+    seed : int
+        random seed of the two-stage clustering
+    cluster : bool
+        cluster the k-mers (else only the k-mer table and BED)
+    tomtom : bool
+        compare the cluster motifs with the motif database (alignment.tsv)
+    motif_db : path
+        motif database for the comparison (default: bundled JASPAR 2020)
+
+    Writes ``kmers.tsv`` (with
     ``cluster``, ``align_shift``, ``align_strand`` when clustered), ``kmers.bed`` (BED6+ through
-    :func:`track_exporters.bed.write_bed`, name = cluster), and through
+    the ``bed`` exporter, name = cluster), and through
     :func:`wtko_captum.motifs.cluster.write_clusters` ``clusters.tsv``, ``clusters.meme``, ``logos/``,
     ``fasta/`` (``meme/`` when MEME is on PATH); with ``tomtom`` also ``alignment.tsv``
     (:func:`wtko_captum.motifs.cluster.alignment_report` against ``database``, default JASPAR).
@@ -226,12 +262,14 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
     """
     from pathlib import Path
 
-    from track_exporters.bed import write_bed
+    from wtko_captum.core.export import export
 
     from wtko_captum.core.atomic import write_text
-    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.core.readers import read
 
-    attrset = attributions if isinstance(attributions, AttributionSet) else AttributionSet.load(attributions)
+    attrset = read(attributions, kind="attributions")
+    if distance_threshold is not None:
+        n_clusters = None
     out = Path(out)
     table = saliency_kmers(attrset, k=k, top=top, min_distance=min_distance, score=score)
     result = report = None
@@ -245,7 +283,7 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
         table["align_strand"] = result.strand
         write_clusters(result, table, out)
         if tomtom and result.motifs:
-            report = alignment_report(result, database)
+            report = alignment_report(result, motif_db)
             write_text(out / "alignment.tsv", report.to_csv(sep="\t", index=False))
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "kmers.tsv", table.to_csv(sep="\t", index=False))
@@ -253,6 +291,6 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
     if "cluster" in bed:
         bed["name"] = "cluster" + bed["cluster"].astype(str)
     if len(bed):
-        write_bed(out / "kmers.bed", bed, extra_cols=[c for c in ("kmer", "position", "label", "prediction",
+        export("bed", bed, out / "kmers.bed", extra_cols=[c for c in ("kmer", "position", "label", "prediction",
                                                                    "seq_index") if c in bed])
     return {"kmers": table, "result": result, "alignment": report, "out": out}

@@ -54,12 +54,13 @@ DISTANCES = ("ed",)
 
 
 def read_motifs(motifs) -> dict[str, np.ndarray]:
-    """``dict[str, (4, W)]`` from a dict (returned as float64 copies) or a MEME file path."""
+    """``dict[str, (4, W)]`` from a dict (returned as float64 copies) or any motif file a
+    registered motif reader claims (MEME, JASPAR, HOMER, a motif table)."""
     if isinstance(motifs, Mapping):
         return {str(k): np.asarray(v, dtype=np.float64) for k, v in motifs.items()}
     if isinstance(motifs, (str, Path)):
         return load_motifs(motifs)
-    raise InputError(f"motifs must be a dict of (4, W) matrices or a MEME file path, got {type(motifs).__name__}")
+    raise InputError(f"motifs must be a dict of (4, W) matrices or a motif file path, got {type(motifs).__name__}")
 
 
 def _as_probabilities(key: str, m: np.ndarray) -> np.ndarray:

@@ -133,26 +133,24 @@ def _attribution_dirs(ctx, methods=None) -> dict[str, Path]:
 def _export(c, ctx):
     import json
 
-    from track_exporters.bigwig import load_chrom_sizes, write_bigwig
+    from wtko_captum.core.export import export
 
     base = ctx["base"]
     sizes_file = _path(base, c.pop("chrom_sizes", None))
     genome = _path(base, c.pop("genome", None))
-    sizes = load_chrom_sizes(chrom_sizes=sizes_file, genome=genome)
     tracks = c.pop("tracks", ["projected", "maxabs"])
     written = []
     for method, path in _attribution_dirs(ctx, c.pop("methods", None)).items():
         hypothetical = json.loads((path / "meta.json").read_text()).get("hypothetical", False)
         wanted = [t for t in tracks if t != "hypothetical" or hypothetical]
-        written += write_bigwig(ctx["out"] / "tracks", path, sizes, tracks=wanted, prefix=method,
-                                sizes_source=str(sizes_file or genome), **c)
+        written += export("bigwig", path, ctx["out"] / "tracks", chrom_sizes=sizes_file, genome=genome,
+                          tracks=wanted, prefix=method, **c)
     return written
 
 
 def _tracks(c, ctx):
-    from track_exporters.igv import top_regions, write_igv_batch, write_igv_session
-    from track_exporters.pygenometracks import find_tracks, write_tracks_ini
-
+    from wtko_captum.core.export import export
+    from wtko_captum.core.intervals import rank_regions, read_intervals
     from wtko_captum.report.region import plot_region, zoom_region
 
     out, tracks_dir = ctx["out"], ctx["out"] / "tracks"
@@ -161,13 +159,14 @@ def _tracks(c, ctx):
     fasta = _path(ctx["base"], genome) if genome and Path(str(genome)).suffix in (".fa", ".fasta", ".fna") else None
     igv_genome = str(fasta) if fasta else (genome or "hg19")
     n_top = int(c.get("top", 20))
-    ini = write_tracks_ini(tracks_dir, out / "tracks.ini", peaks=peaks, genome=fasta)[0]
-    regions = top_regions(find_tracks(tracks_dir), peaks, n_top)
-    session = write_igv_session(tracks_dir, out / "igv" / "session.xml", genome=igv_genome, peaks=peaks, top=n_top)[0]
-    batch = write_igv_batch(out / "igv" / "snapshots.txt", genome=igv_genome, snapshot_dir=out / "igv" / "snapshots",
-                            regions=regions, session=session)
-    pngs, zooms = [], []
+    ini = export("tracks_ini", tracks_dir, out / "tracks.ini", peaks=peaks, genome=fasta)[0]
+    igv = export("igv", tracks_dir, out / "igv" / "session.xml", genome=igv_genome, peaks=peaks, top=n_top,
+                 batch=out / "igv" / "snapshots.txt", snapshot_dir=out / "igv" / "snapshots")
+    session, batch = igv[0], igv[-1]
     projected = sorted(tracks_dir.glob("*.projected.bw"))
+    # the regions the IGV session lists, ranked the same way: max |projected attribution|
+    regions = rank_regions(projected[0], read_intervals(peaks), n_top) if projected else []
+    pngs, zooms = [], []
     for i, region in enumerate(regions[: int(c.get("plots", 1))]):
         pngs.append(plot_region(ini, f"{region.chrom}:{region.start}-{region.end}", out / f"region{i + 1}.png",
                                 genome=fasta))
@@ -185,26 +184,27 @@ def _kmers(c, ctx):
 
 
 def _filters(c, ctx):
-    from wtko_captum.motifs.filters import filter_motifs, write_filters
+    from wtko_captum.motifs.filters import find_filter_motifs
 
-    return write_filters(filter_motifs(ctx["out"] / "model", ctx["out"] / "data", **c), ctx["out"] / "filters")
+    return find_filter_motifs(ctx["out"] / "model", ctx["out"] / "filters", data=ctx["out"] / "data", **c)
 
 
 def _tomtom(c, ctx):
     from wtko_captum.motifs.tomtom import tomtom, write_tomtom
 
     query = _path(ctx["base"], c.pop("query", None)) or ctx["out"] / "motifs" / "clusters.meme"
-    db = _path(ctx["base"], c.pop("db", None))
+    db = _path(ctx["base"], c.pop("motif_db", None))
     table = tomtom(str(query), None if db is None else str(db), **c)
     write_tomtom(ctx["out"] / "motifs" / "tomtom.tsv", table)
     return table
 
 
 def _modisco(c, ctx):
-    from wtko_modisco import run_modisco
+    from wtko_captum.core.registry import get_registry
 
     method = c.pop("method", "deeplift_shap")
-    return run_modisco(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
+    finder = get_registry().get("motif_finders", "modisco")
+    return finder(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
 
 
 def _compare(c, ctx):

@@ -71,7 +71,7 @@ MOTIF_COLUMNS = [
 
 
 def simulate(preset: str, out, *, n: int | None = None, length: int | None = None, seed: int = 0,
-             motifs=None, motif_file=None, n_chroms: int = N_CHROMS) -> dict[str, Path]:
+             motifs=None, motif_db=None, n_chroms: int = N_CHROMS) -> dict[str, Path]:
     """Write a simulated labelled dataset with its ground-truth motif table.
 
     Parameters
@@ -89,7 +89,7 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
         Motif queries (JASPAR id, ``jaspar:ID``, ``"ID NAME"`` or TF name, see
         :func:`wtko_captum.core.motif_db.find_motif`). agentbind: (centre motif, partner motif);
         two-motif: (WT motif, KO motif). A comma-separated string is accepted.
-    motif_file : path, optional
+    motif_db : path, optional
         MEME file to look motifs up in (default: bundled JASPAR 2020 vertebrates).
     n_chroms : int
         Number of synthetic chromosomes chr1..chrK (default 10).
@@ -114,7 +114,7 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
     queries = list(cfg["motifs"] if not motifs else motifs)
     if len(queries) != 2:
         raise InputError(f"--motifs takes two motifs (ID,ID) for preset {preset!r}", value=",".join(queries))
-    db = load_motifs(motif_file)
+    db = load_motifs(motif_db)
     keys = [find_motif(db, q)[0] for q in queries]
     pwms = [db[k] for k in keys]
     background = np.asarray(cfg["background"], dtype=np.float64)
@@ -145,7 +145,7 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
     layout, sizes = _layout(n, length, n_chroms)
     params = dict(
         preset=preset, seed=seed, n_per_class=n, length=length, background=dict(zip(ALPHABET, background.tolist())),
-        motifs={role: key for role, key in zip(_roles(preset), keys)}, motif_file=str(motif_file or "bundled JASPAR 2020"),
+        motifs={role: key for role, key in zip(_roles(preset), keys)}, motif_db=str(motif_db or "bundled JASPAR 2020"),
         class_names=CLASS_NAMES, classes=meaning, n_chroms=n_chroms, chrom_sizes=sizes,
         n_sites=len(rows), coordinates="0-based half-open; headers chrom:start-end",
     )

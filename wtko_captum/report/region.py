@@ -1,9 +1,11 @@
 """``plot_region``: render a tracks.ini region to PNG/PDF with pyGenomeTracks, in-process.
 
-Adds the ``attribution_logo`` track (:mod:`wtko_pgt.logo_track`) under each projected
-attribution track, so a short region shows letters whose heights are the contributions.
-pyGenomeTracks has no plugin hook: importing the track class before calling
-``pygenometracks.plotTracks.main`` is what makes ``file_type = attribution_logo`` known.
+Adds the ``attribution_logo`` track (a track type of the ``wtko-pgt-plugin``) under each
+projected attribution track, so a short region shows letters whose heights are the
+contributions. pyGenomeTracks has no plugin hook: importing a track class before calling
+``pygenometracks.plotTracks.main`` is what makes its ``file_type`` known, so every track type
+registered in the ``wtko_captum.track_types`` entry-point group is imported first. Without the
+logo track type the region is drawn with stock tracks only (and the log says how to get it).
 
 Region convention: ``chrom:start-end`` is **0-based half-open**, like BED files and exactly as
 the stock ``pyGenomeTracks --region`` uses its numbers (they go straight to pyBigWig, which is
@@ -71,7 +73,7 @@ def add_logo_tracks(sections, *, genome=None, height: float = 3.0, letters: str 
     Letters come from ``genome`` (or the ini's ``fasta`` section) when available; the four
     hypothetical bigWigs of the same prefix (``<prefix>.hypothetical_A.bw`` ..) are added
     whenever they exist: without a FASTA they give the letters (all four, the observed base
-    inferred and highlighted; see :mod:`wtko_pgt.logo_track`). Without either no logo is
+    inferred and highlighted; see the ``attribution_logo`` track type). Without either no logo is
     added (warned). ``letters``: the track's ``letters`` property (auto, observed,
     hypothetical). Returns ``(new_sections, n_logos)``.
     """
@@ -187,6 +189,11 @@ def prepare_sections(ini, region: tuple[str, int, int], *, genome=None, logo: bo
             props["number_of_bins"] = str(max(1, min(bins, length)))
         fixed.append((name, props))
     n = 0
+    if logo and not _has_track_type("attribution_logo"):
+        from wtko_captum.core.registry import get_registry
+
+        log.warning("%s", get_registry().unknown_message("track_types", "attribution_logo"))
+        logo = False
     if logo:
         fixed, n = add_logo_tracks(fixed, genome=genome, letters=letters)
     return fixed, n
@@ -231,8 +238,7 @@ def plot_region(ini, region, out, *, genome=None, logo: bool = True, width_cm: f
     with tempfile.TemporaryDirectory(prefix="wtko_plot_") as tmp, _quiet_pygenometracks(), \
             matplotlib.rc_context(), atomic_path(out) as tmp_out:
         tmp_ini = write_ini(sections, Path(tmp) / "tracks.ini")
-        # importing the track type registers it as a GenomeTrack subclass: pGT finds it
-        import wtko_pgt.logo_track  # noqa: F401
+        _import_track_types()  # a track class is known to pGT once imported (a GenomeTrack subclass)
         from pygenometracks.plotTracks import main as pgt_main
         from pygenometracks.utilities import InputError as PgtInputError
 
@@ -249,6 +255,20 @@ def plot_region(ini, region, out, *, genome=None, logo: bool = True, width_cm: f
     with contextlib.suppress(Exception):  # pGT forces Agg at import; give the caller theirs back
         matplotlib.use(backend)
     return out
+
+
+def _has_track_type(name: str) -> bool:
+    from wtko_captum.core.registry import get_registry
+
+    return name in get_registry().names("track_types")
+
+
+def _import_track_types() -> None:
+    from wtko_captum.core.registry import get_registry
+
+    reg = get_registry()
+    for name in reg.names("track_types"):
+        reg.get("track_types", name)
 
 
 @contextlib.contextmanager

@@ -37,11 +37,11 @@ log = logging.getLogger("wtko_captum")
 SELECTION_METRIC = "val_auroc"
 
 
-def train(data, out, *, architecture: str = "wtko_cnn", epochs: int = 100, patience: int = 10,
+def train(data, out, *, model: str = "wtko_cnn", epochs: int = 100, patience: int = 10,
           batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, accumulation: int = 4,
-          rc_augment: bool = False, seeds=(0,), device="auto", model_config: dict | None = None,
-          verbose: bool = True) -> Path:
-    """Train ``architecture`` on the train split, select on the validation split.
+          rc_augment: bool = False, seeds=(0,), device="auto", model_options: dict | None = None,
+          verbose: bool = True, **old) -> Path:
+    """Train ``model`` on the train split, select on the validation split.
 
     Parameters
     ----------
@@ -49,8 +49,9 @@ def train(data, out, *, architecture: str = "wtko_cnn", epochs: int = 100, patie
         A prepared-data directory (``wtko prepare`` output). Sequences ``(N, 4, L)``.
     out : path
         Output directory, written atomically (replaced if it exists).
-    architecture : str
-        A registered model name (``wtko plugins list --kind models``).
+    model : str
+        A registered model name (``wtko plugins --kind models``), or ``"package.module:factory"``
+        for a model that is not a plugin (the model contract: ``wtko_captum.core.architecture``).
     epochs, patience : int
         At most ``epochs`` epochs; stop after ``patience`` epochs without a better
         validation auROC.
@@ -65,9 +66,9 @@ def train(data, out, *, architecture: str = "wtko_cnn", epochs: int = 100, patie
     seeds : int or sequence of int
         One run per seed. Same data, options and seed give the same weights on CPU.
     device : "auto" | "cpu" | "cuda"
-    model_config : dict, optional
-        Extra architecture arguments, e.g. ``{"batchnorm": False}`` (the authors' released
-        code). ``input_length`` and ``n_classes`` come from the data.
+    model_options : dict, optional
+        The model's own constructor options, e.g. ``{"batchnorm": False}`` (the authors'
+        released code). ``input_length`` and ``n_classes`` come from the data.
     verbose : bool
         tqdm progress bar and per-run log lines.
 
@@ -77,7 +78,12 @@ def train(data, out, *, architecture: str = "wtko_cnn", epochs: int = 100, patie
         ``out/model.pt``.
     """
     from wtko_captum.core.dataset import PreparedData, load_prepared
+    from wtko_captum.core.deprecation import renamed_keywords
     from wtko_captum.core.device import resolve_device
+
+    renamed = renamed_keywords("train", old, {"architecture": "model", "model_config": "model_options"})
+    model = renamed.get("model", model)
+    model_options = renamed.get("model_options", model_options)
 
     prepared = data if isinstance(data, PreparedData) else load_prepared(data)
     seeds = [int(seeds)] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
@@ -90,9 +96,9 @@ def train(data, out, *, architecture: str = "wtko_cnn", epochs: int = 100, patie
             raise WtkoError(f"train: {name} must be at least 1 (got {value})")
     dev = resolve_device(device)
     train_set, val_set, val_note = _train_val(prepared)
-    opts = dict(architecture=architecture, epochs=int(epochs), patience=int(patience), batch_size=int(batch_size),
+    opts = dict(architecture=model, epochs=int(epochs), patience=int(patience), batch_size=int(batch_size),
                 lr=float(lr), weight_decay=float(weight_decay), accumulation=int(accumulation),
-                rc_augment=bool(rc_augment), model_config=dict(model_config or {}))
+                rc_augment=bool(rc_augment), model_options=dict(model_options or {}))
     data_summary = _data_summary(prepared, val_note)
     out = Path(out)
     with atomic_dir(out) as tmp:
@@ -189,7 +195,7 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
     with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         model = build_model(opts["architecture"], input_length=prepared.width, n_classes=len(class_names),
-                            trusted_spec=opts["architecture"], **opts["model_config"])
+                            trusted_spec=opts["architecture"], **opts["model_options"])
         model.to(dev)
         optimiser = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
         loss_fn = torch.nn.CrossEntropyLoss(

@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wtko_captum.core.errors import InputError
+from wtko_captum.api import InputError
+from wtko_captum.api import exporter, motif_finder
 
 log = logging.getLogger("wtko_captum")
 
@@ -124,8 +125,7 @@ def read_patterns(h5_path, trim_threshold: float = 0.3) -> list[dict]:
 
 def seqlets_table(patterns: list[dict], attrset, crop: int = 0) -> pd.DataFrame:
     """One row per seqlet, in genome coordinates (see the module docstring)."""
-    from track_exporters.bed import window_to_genome
-    from wtko_captum.core.sequence import decode
+    from wtko_captum.api import decode, window_to_genome
 
     rows = []
     for pat in patterns:
@@ -200,6 +200,7 @@ def patterns_table(patterns: list[dict], seqlets: pd.DataFrame, class_names, tom
     return pd.DataFrame(rows)
 
 
+@motif_finder(input="attributions", description="TF-MoDISco-lite patterns and seqlets (genome coordinates) from hypothetical attributions")
 def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = None,
                 sliding_window_size: int = 20, flank_size: int = 5, trim_to_window_size: int = 30,
                 initial_flank_to_add: int = 10, final_flank_to_add: int = 0,
@@ -235,15 +236,13 @@ def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = N
     """
     import modiscolite
 
-    from track_exporters.bed import write_bed
-    from track_exporters.meme import write_meme
-    from wtko_captum.core.atomic import atomic_dir
-    from wtko_captum.core.attribution_set import AttributionSet
-    from wtko_captum.core.motif_db import DEFAULT_MOTIF_FILE
+    from wtko_captum.api import atomic_dir
+    from wtko_captum.api import export
+    from wtko_captum.api import DEFAULT_MOTIF_FILE
+    from wtko_captum.api import read
     from wtko_captum.motifs.tomtom import tomtom, write_tomtom
 
-    if not isinstance(attrset, AttributionSet):
-        attrset = AttributionSet.load(attrset)
+    attrset = read(attrset, kind="attributions")
     one_hot, hyp, crop = modisco_inputs(attrset, window)
     db = Path(motif_db) if motif_db is not None else DEFAULT_MOTIF_FILE
     log.info("TF-MoDISco-lite on %d sequences x %d bp (%s)", len(one_hot), one_hot.shape[1], attrset.method)
@@ -265,10 +264,9 @@ def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = N
         tt = None
         if patterns:
             pfm, cwm = pattern_motifs(patterns)
-            write_meme(tmp / "patterns.pfm.meme", pfm,
-                       nsites={p["name"]: len(p["seqlets"]["start"]) for p in patterns})
-            write_meme(tmp / "patterns.cwm.meme", cwm,
-                       nsites={p["name"]: len(p["seqlets"]["start"]) for p in patterns})
+            nsites = {p["name"]: len(p["seqlets"]["start"]) for p in patterns}
+            export("meme", pfm, tmp / "patterns.pfm.meme", nsites=nsites)
+            export("meme", cwm, tmp / "patterns.cwm.meme", nsites=nsites)
             tt = tomtom(pfm, db, thresh=0.5)
             write_tomtom(tmp / "tomtom.tsv", tt)
             if report:
@@ -282,8 +280,8 @@ def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = N
         if len(in_genome) < len(seqlets):
             log.warning("%d seqlets lie in N padding before a chromosome start: left out of seqlets.bed",
                         len(seqlets) - len(in_genome))
-        write_bed(tmp / "seqlets.bed", in_genome.assign(score=in_genome["score"].round(6)),
-                  name_col="name", score_col="score", extra_cols=["example_idx", "sequence"])
+        export("bed", in_genome.assign(score=in_genome["score"].round(6)), tmp / "seqlets.bed",
+               name_col="name", score_col="score", extra_cols=["example_idx", "sequence"])
     for name in ("modisco_results.h5", "patterns.pfm.meme", "patterns.cwm.meme", "patterns.tsv",
                  "seqlets.bed", "seqlets.tsv", "tomtom.tsv", "report/motifs.html"):
         if (out / name).exists():
@@ -329,7 +327,12 @@ def _report(h5: Path, out: Path, db: Path, trim_threshold: float) -> None:
         matplotlib.use(backend)
 
 
-def export_modisco(path, attrset, **options) -> list[Path]:
-    """Exporter entry point: run :func:`run_modisco` into directory ``path``; returns the
+@exporter(accepts="attributions", description="TF-MoDISco-lite results (h5, HTML report, pattern MEME files, seqlet BED)")
+def export_modisco(attributions, out, **options) -> list[Path]:
+    """Run :func:`run_modisco` on ``attributions`` (one set) into directory ``out``; returns the
     paths written."""
-    return list(run_modisco(attrset, path, **options).paths.values())
+    if isinstance(attributions, (list, tuple)):
+        if len(attributions) != 1:
+            raise InputError("modisco takes one attribution set")
+        attributions = attributions[0]
+    return list(run_modisco(attributions, out, **options).paths.values())

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wtko_captum.core.errors import InputError
+from wtko_captum.api import InputError
 
 from wtko_tangermeme.insert import plot_effects, summarise_effect, write_table
 
@@ -49,7 +49,7 @@ def _mask_fn(X, start, end, n=1, random_state=None, **kw):
 
 def kmer_spans(seq: str, kmer: str) -> list[tuple[int, int]]:
     """0-based half-open spans of ``kmer`` and of its reverse complement in ``seq`` (overlaps kept)."""
-    from wtko_captum.core.sequence import reverse_complement
+    from wtko_captum.api import reverse_complement
 
     seq, spans = seq.upper(), set()
     for k in {kmer.upper(), reverse_complement(kmer.upper())}:
@@ -95,8 +95,8 @@ def ablate(model, X: torch.Tensor, *, positions=None, kmers=None, mode: str = "s
     from tangermeme.ersatz import shuffle
     from tangermeme.predict import predict
 
-    from wtko_captum.core.device import resolve_device
-    from wtko_captum.core.sequence import decode
+    from wtko_captum.api import resolve_device
+    from wtko_captum.api import decode
 
     if mode not in MODES:
         raise InputError(f"unknown ablation mode {mode!r}; use {' or '.join(MODES)}")
@@ -142,8 +142,8 @@ def ablate_prepared(model_path, data_dir, out, *, positions=None, kmers=None, mo
                     device="cpu", limit: int | None = None) -> dict:
     """``wtko ablate``: ablation on a prepared split; writes ``out/ablation.tsv`` and
     ``out/ablation.png``. Returns ``{"table", "plot", "data"}``."""
-    from wtko_captum.core.checkpoint import load_model
-    from wtko_captum.core.dataset import load_prepared
+    from wtko_captum.api import load_model
+    from wtko_captum.api import load_prepared
 
     data = load_prepared(data_dir)
     part = data.split(split)

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wtko_captum.core.errors import InputError
-from wtko_captum.core.sequence import consensus
+from wtko_captum.api import InputError
+from wtko_captum.api import consensus
 
 log = logging.getLogger("wtko_captum.insert")
 
@@ -25,11 +25,11 @@ _CONSENSUS = re.compile(r"^[ACGTN]+$", re.IGNORECASE)
 
 
 # ---- motifs -----------------------------------------------------------------------------------
-def resolve_motif(spec: str, motif_file=None) -> tuple[str, str]:
+def resolve_motif(spec: str, motif_db=None) -> tuple[str, str]:
     """``(label, consensus)`` for a consensus string or a motif id / name.
 
     ``CACGTG`` -> itself (N keeps the background base); ``jaspar:MA0099.3``, ``MA0099.3``,
-    ``FOS::JUN`` -> looked up in ``motif_file`` (MEME format; default the bundled JASPAR 2020
+    ``FOS::JUN`` -> looked up in ``motif_db`` (any motif file; default the bundled JASPAR 2020
     vertebrates) and turned into its argmax consensus.
     """
     spec = str(spec).strip()
@@ -37,9 +37,9 @@ def resolve_motif(spec: str, motif_file=None) -> tuple[str, str]:
         raise InputError("empty motif")
     if _CONSENSUS.match(spec) and not spec.lower().startswith("jaspar:"):
         return spec.upper(), spec.upper()
-    from wtko_captum.core.motif_db import find_motif, load_motifs
+    from wtko_captum.api import find_motif, load_motifs
 
-    motifs = load_motifs(motif_file) if motif_file is not None else None
+    motifs = load_motifs(motif_db) if motif_db is not None else None
     key, pwm = find_motif(motifs, spec)
     return key, consensus(pwm)
 
@@ -53,7 +53,7 @@ def background_sequences(data, *, split: str = "test", background: str = "shuffl
     ``shuffle`` (one dinucleotide shuffle of each sequence of ``split``), or a class name
     (``WT``/``KO``: that class's real sequences). ``n`` caps the number (seeded subsample).
     """
-    from wtko_captum.core.dataset import PreparedData, load_prepared
+    from wtko_captum.api import PreparedData, load_prepared
 
     if not isinstance(data, PreparedData):
         data = load_prepared(data)
@@ -119,7 +119,7 @@ def focus_class(class_names: list[str]) -> str:
 
 
 def insert_motifs(model, X: torch.Tensor, motifs, *, start: int | None = None, batch_size: int = 128,
-                  device="cpu", class_names=None, motif_file=None) -> pd.DataFrame:
+                  device="cpu", class_names=None, motif_db=None) -> pd.DataFrame:
     """Insert each motif at the centre (or ``start``) of every background sequence.
 
     Parameters
@@ -137,7 +137,7 @@ def insert_motifs(model, X: torch.Tensor, motifs, *, start: int | None = None, b
     """
     from tangermeme.marginalize import marginalize
 
-    from wtko_captum.core.device import resolve_device
+    from wtko_captum.api import resolve_device
 
     dev = resolve_device(device)
     model = model.eval().to(dev)
@@ -145,7 +145,7 @@ def insert_motifs(model, X: torch.Tensor, motifs, *, start: int | None = None, b
     length = X.shape[-1]
     rows = []
     for spec in motifs:
-        key, cons = resolve_motif(spec, motif_file)
+        key, cons = resolve_motif(spec, motif_db)
         if len(cons) > length:
             raise InputError(f"motif {spec!r} ({len(cons)} bp) is longer than the sequences ({length} bp)")
         pos = start if start is not None else length // 2 - len(cons) // 2
@@ -166,7 +166,7 @@ def plot_effects(table: pd.DataFrame, path, class_names, *, label_col: str = "mo
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wtko_captum.core.atomic import atomic_path
+    from wtko_captum.api import atomic_path
 
     c = focus_class(list(class_names))
     fig, ax = plt.subplots(figsize=(max(4, 0.6 * len(table) + 2), 3.5))
@@ -186,18 +186,18 @@ def plot_effects(table: pd.DataFrame, path, class_names, *, label_col: str = "mo
 
 
 def write_table(table: pd.DataFrame, path) -> Path:
-    from wtko_captum.core.atomic import write_text
+    from wtko_captum.api import write_text
 
     return write_text(path, table.to_csv(sep="\t", index=False, float_format="%.6g"))
 
 
 def insert_prepared(model_path, data_dir, out, motifs, *, split: str = "test", background: str = "shuffle",
                     n_background: int | None = 200, start: int | None = None, seed: int = 0,
-                    batch_size: int = 128, device="cpu", motif_file=None) -> dict:
+                    batch_size: int = 128, device="cpu", motif_db=None) -> dict:
     """``wtko insert``: motifs into backgrounds from a prepared split; writes
     ``out/insertion.tsv`` and ``out/insertion.png``. Returns ``{"table", "plot", "data"}``."""
-    from wtko_captum.core.checkpoint import load_model
-    from wtko_captum.core.dataset import load_prepared
+    from wtko_captum.api import load_model
+    from wtko_captum.api import load_prepared
 
     data = load_prepared(data_dir)
     model = model_path if isinstance(model_path, torch.nn.Module) else load_model(model_path, input_length=data.width)
@@ -207,7 +207,7 @@ def insert_prepared(model_path, data_dir, out, motifs, *, split: str = "test", b
     X, desc = background_sequences(data, split=split, background=background, n=n_background, seed=seed)
     names = list(getattr(model, "class_names", None) or data.class_names)
     table = insert_motifs(model, X, motifs, start=start, batch_size=batch_size, device=device,
-                          class_names=names, motif_file=motif_file)
+                          class_names=names, motif_db=motif_db)
     table.insert(len(table.columns), "background", desc)
     out = Path(out)
     tsv = write_table(table, out / "insertion.tsv")

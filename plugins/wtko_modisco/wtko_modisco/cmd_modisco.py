@@ -1,9 +1,8 @@
 """wtko modisco: TF-MoDISco-lite patterns and seqlets from hypothetical attributions."""
 from __future__ import annotations
 
-NAME = "modisco"
 HELP = "run TF-MoDISco-lite on hypothetical attributions (deeplift_shap, ism)"
-ORDER = 64
+STAGE = "motifs"
 DESCRIPTION = """Run TF-MoDISco-lite (the wtko_modisco plugin) on an attribution directory whose
 scores are hypothetical (every base scored: deeplift_shap, ism) and write its results where
 genome browsers and the MEME suite read them.
@@ -29,22 +28,24 @@ example:
 
 
 def add_arguments(p):
+    from wtko_captum.cli.options import add_motif_db, add_out, positive_int
+
     p.add_argument("attr", help="attribution directory with hypothetical scores (wtko attribute)")
-    p.add_argument("-o", "--out", required=True, help="output directory (replaced if it exists)")
-    p.add_argument("--max-seqlets", type=int, default=2000,
+    add_out(p, "output directory (replaced if it exists)")
+    p.add_argument("--max-seqlets", type=positive_int, default=2000,
                    help="seqlets per metacluster (default: 2000)")
-    p.add_argument("--window", type=int, default=None,
+    p.add_argument("--window", type=positive_int, default=None,
                    help="use only the centred WINDOW bp of each sequence (default: all)")
-    p.add_argument("--sliding-window", type=int, default=20, help="seqlet core size (default: 20)")
-    p.add_argument("--flank", type=int, default=5, help="flank added to seqlets (default: 5)")
-    p.add_argument("--trim-size", type=int, default=30, help="pattern trim size (default: 30)")
-    p.add_argument("--n-leiden", type=int, default=2, help="Leiden clusterings (default: 2)")
-    p.add_argument("--min-metacluster-size", type=int, default=100,
+    p.add_argument("--sliding-window", type=positive_int, default=20, help="seqlet core size (default: 20)")
+    p.add_argument("--flank", type=positive_int, default=5, help="flank added to seqlets (default: 5)")
+    p.add_argument("--trim-size", type=positive_int, default=30, help="pattern trim size (default: 30)")
+    p.add_argument("--n-leiden", type=positive_int, default=2, help="Leiden clusterings (default: 2)")
+    p.add_argument("--min-metacluster-size", type=positive_int, default=100,
                    help="fewest seqlets of a sign for modisco to cluster them (default: 100)")
-    p.add_argument("--min-cluster-size", type=int, default=20,
+    p.add_argument("--min-cluster-size", type=positive_int, default=20,
                    help="fewest seqlets in a final pattern (default: 20)")
-    p.add_argument("--motifs", default=None,
-                   help="MEME database for the report and Tomtom (default: bundled JASPAR 2020)")
+    add_motif_db(p, "MEME motif database for the report and Tomtom (default: bundled JASPAR 2020)",
+                 old=("--motifs", "--db"))
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (logos)")
 
 
@@ -57,7 +58,7 @@ def run(args) -> int:
                       sliding_window_size=args.sliding_window, flank_size=args.flank,
                       trim_to_window_size=args.trim_size, n_leiden_runs=args.n_leiden,
                       min_metacluster_size=args.min_metacluster_size,
-                      final_min_cluster_size=args.min_cluster_size, motif_db=args.motifs,
+                      final_min_cluster_size=args.min_cluster_size, motif_db=args.motif_db,
                       report=not args.no_report, verbose=args.verbose)
     log = logging.getLogger("wtko_captum")
     for _, r in res.patterns.iterrows():

@@ -1,11 +1,10 @@
 """wtko ablate: shuffle or N-mask positions or k-mers and report the change in prediction."""
 from __future__ import annotations
 
-from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_seed, positive_int, split_list
 
-NAME = "ablate"
 HELP = "shuffle or N-mask positions or k-mers of real sequences and report the change in prediction"
-ORDER = 43
+STAGE = "explain"
 DESCRIPTION = """Ablate parts of the sequences of one split and report how the model's class
 probabilities change (tangermeme ablate).
 
@@ -25,13 +24,13 @@ example:
 def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train`")
     p.add_argument("data", help="prepared-data directory (`wtko prepare`)")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     p.add_argument("--positions", help="comma-separated START-END window ranges (0-based, end exclusive)")
     p.add_argument("--kmers", help="comma-separated k-mers (both strands)")
     p.add_argument("--mode", default="shuffle", choices=["shuffle", "mask"], help="(default: shuffle)")
-    p.add_argument("--n-shuffles", type=int, default=20, help="shuffles per sequence (default: 20)")
+    p.add_argument("--n-shuffles", type=positive_int, default=20, help="shuffles per sequence (default: 20)")
     p.add_argument("--split", default="test", help="(default: test)")
-    p.add_argument("--limit", type=int, help="only the first N sequences of the split")
+    p.add_argument("--limit", type=positive_int, help="only the first N sequences of the split")
     add_batch_size(p)
     add_device(p)
     add_seed(p)

@@ -1,11 +1,11 @@
 """wtko insert: the marginal effect of motifs inserted into background sequences."""
 from __future__ import annotations
 
-from wtko_captum.cli._common import add_batch_size, add_device, add_seed, split_list
+from wtko_captum.cli.options import (add_batch_size, add_device, add_motif_db, add_out, add_seed, nonneg_int,
+                                     positive_int, split_list)
 
-NAME = "insert"
 HELP = "insert motifs at the centre of background sequences and report the change in prediction"
-ORDER = 42
+STAGE = "explain"
 DESCRIPTION = """Insert each motif at the centre of background sequences (tangermeme
 marginalize) and report how the model's class probabilities change.
 
@@ -30,14 +30,15 @@ def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train`")
     p.add_argument("data", help="prepared-data directory (`wtko prepare`)")
     p.add_argument("--motifs", required=True, help="comma-separated consensus strings or motif ids/names")
-    p.add_argument("-o", "--out", required=True, help="output directory")
+    add_out(p, "output directory")
     p.add_argument("--background", default="shuffle",
                    help="shuffle (dinucleotide-shuffled sequences, default) or a class name (WT, KO)")
     p.add_argument("--split", default="test", help="sequences to build backgrounds from (default: test)")
-    p.add_argument("--n-background", type=int, default=200,
+    p.add_argument("--n-background", type=positive_int, default=200,
                    help="at most this many background sequences (seeded subsample; default: 200)")
-    p.add_argument("--start", type=int, help="0-based position of the motif's first base (default: centred)")
-    p.add_argument("--motif-file", help="MEME file to resolve motif ids/names in (default: bundled JASPAR 2020)")
+    p.add_argument("--start", type=nonneg_int, help="0-based position of the motif's first base (default: centred)")
+    add_motif_db(p, "motif database to resolve motif ids/names in (default: bundled JASPAR 2020)",
+                 old=("--motif-file", "--db"))
     add_batch_size(p)
     add_device(p)
     add_seed(p)
@@ -49,7 +50,7 @@ def run(args) -> int:
     res = insert_prepared(args.model, args.data, args.out, split_list(args.motifs), split=args.split,
                           background=args.background, n_background=args.n_background, start=args.start,
                           seed=args.seed, batch_size=args.batch_size, device=args.device,
-                          motif_file=args.motif_file)
+                          motif_db=args.motif_db)
     if not args.quiet:
         cols = [c for c in res["data"].columns if c in ("motif", "consensus", "n") or c.startswith("delta_p_")]
         print(res["data"][cols].to_string(index=False, float_format=lambda v: f"{v:+.4f}"))
