@@ -51,7 +51,7 @@ def _tomtom_best(query, db, top=3):
 
 def test_recovers_two_planted_motifs():
     kmers, truth = planted(n_per=60)
-    res = cluster_kmers(kmers, n_clusters=2)
+    res = cluster_kmers(kmers, n_clusters=2, noise_alpha=None)  # the clustering alone (noise bin: below)
     assert res.method == "exact"
     assert adjusted_rand_score(truth, res.labels) == pytest.approx(1.0)
     assert list(res.table["role"]) == ["primary", "secondary"]
@@ -184,7 +184,7 @@ def test_alignment_sharpens_the_matrix():
 def test_small_clusters_listed_without_motif(tmp_path):
     kmers, _ = planted(n_per=40)
     kmers = kmers + ["ACGTACGTACGTACGTACGT"] * 3 + ["TTTTTTTTTTTTTTTTTTTT"] * 2
-    res = cluster_kmers(kmers, n_clusters=4, min_cluster_size=10)
+    res = cluster_kmers(kmers, n_clusters=4, min_cluster_size=10, noise_alpha=None)
     tab = res.table
     assert tab["n_kmers"].tolist() == sorted(tab["n_kmers"], reverse=True)
     assert tab["n_kmers"].sum() == len(kmers)
@@ -271,13 +271,80 @@ def test_cli_kmers_writes_all_outputs(two_motif_saliency, tmp_path):
     assert main(["kmers", str(two_motif_saliency), "-o", str(out), "-q", "--clusters", "6"]) == 0
     km = read_kmers(out / "kmers.tsv")
     clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
-    assert km["cluster"].max() == len(clusters) == 6
+    assigned = clusters[clusters["cluster"] > 0]
+    # the noise bin (cluster 0, "unassigned") holds the k-mers far from every cluster
+    assert km["cluster"].max() == len(assigned) <= 6
+    assert (clusters.loc[clusters["cluster"] == 0, "n_kmers"].sum() == (km["cluster"] == 0).sum())
     assert clusters["n_kmers"].sum() == len(km) == 3 * 240 - (km.groupby("seq_index").size() < 3).sum()
     bed = pd.read_csv(out / "kmers.bed", sep="\t", comment="#", header=None)
-    assert len(bed) == len(km) and bed[3].str.startswith("cluster").all()
+    assert len(bed) == len(km) and (bed[3].str.startswith("cluster") | (bed[3] == "unassigned")).all()
     assert (out / "clusters.meme").is_file() and (out / "alignment.tsv").is_file()
     motif_clusters = clusters.loc[clusters["is_motif"], "cluster"]
     for c in motif_clusters:
         assert (out / "logos" / f"cluster{c}.png").is_file() and (out / "fasta" / f"cluster{c}.fa").is_file()
     # a user mistake is one line and exit code 2
     assert main(["kmers", str(tmp_path / "nope"), "-o", str(out)]) == 2
+
+
+def test_noise_bin_unassigns_random_kmers_and_keeps_motif_kmers():
+    """Random k-mers mixed with two planted motifs: the paper's clustering puts every one in a
+    cluster; the noise bin leaves most random k-mers unassigned and keeps most motif k-mers,
+    so the motif matrices are built from the motif's k-mers."""
+    kmers, truth = planted(n_per=80, noise=160, seed=3)
+    noise = truth == 2
+    paper = cluster_kmers(kmers, n_clusters=6, noise_alpha=None)
+    assert (paper.labels > 0).all() and 0 not in set(paper.table["cluster"])
+    res = cluster_kmers(kmers, n_clusters=6)
+    assert (res.labels[noise] == 0).mean() >= 0.8
+    assert (res.labels[~noise] > 0).mean() >= 0.85
+    row = res.table[res.table["cluster"] == 0].iloc[0]
+    assert row["role"] == "unassigned" and not row["is_motif"] and row["n_kmers"] == (res.labels == 0).sum()
+    assert res.params["n_unassigned"] == row["n_kmers"]
+    # the motif clusters are one planted motif each, without random k-mers (the few random
+    # k-mers left form small clusters that are no motif)
+    motif_clusters = res.table.loc[res.table["is_motif"], "cluster"].tolist()
+    assert len(motif_clusters) == 2
+    assert sorted(np.bincount(truth[res.labels == c], minlength=3).argmax() for c in motif_clusters) == [0, 1]
+    for c in motif_clusters:
+        members = truth[res.labels == c]
+        assert (members == np.bincount(members).argmax()).all(), (c, np.bincount(members))
+    # scores: an assigned k-mer beats its cluster's random-k-mer threshold
+    assert np.isfinite(res.score[res.labels > 0]).all()
+    # deterministic and independent of the input order
+    perm = np.random.default_rng(1).permutation(len(kmers))
+    again = cluster_kmers([kmers[i] for i in perm], n_clusters=6)
+    assert adjusted_rand_score(res.labels[perm], again.labels) == pytest.approx(1.0)
+    assert ((res.labels[perm] == 0) == (again.labels == 0)).all()
+
+
+def test_class_composition_labels_a_cluster_only_when_fisher_is_significant():
+    """Counts per class per cluster, Fisher's exact test of each class in vs out of the
+    cluster, BH over clusters x classes: only significant enrichment is labelled."""
+    from scipy.stats import fisher_exact
+
+    from wtko_captum.motifs.cluster import class_composition
+    from wtko_captum.motifs.tomtom import benjamini_hochberg
+
+    # cluster 1: 40 WT + 2 KO; cluster 2: 3 WT + 5 KO (no class stands out); cluster 3: 1 WT +
+    # 30 KO; cluster 0 (unassigned): 20 WT + 20 KO
+    spec = {1: (40, 2), 2: (3, 5), 3: (1, 30), 0: (20, 20)}
+    labels = np.concatenate([[c] * (w + k) for c, (w, k) in spec.items()])
+    kmer_labels = np.concatenate([[1] * w + [0] * k for w, k in spec.values()])
+    tab = class_composition(labels, kmer_labels, ["KO", "WT"]).set_index("cluster")
+    for c, (w, k) in spec.items():
+        assert (tab.loc[c, "n_WT"], tab.loc[c, "n_KO"]) == (w, k)
+    assert tab.loc[1, "enriched_in"] == "WT" and tab.loc[3, "enriched_in"] == "KO"
+    assert tab.loc[2, "enriched_in"] == "" and tab.loc[0, "enriched_in"] == ""
+    # the q-values are BH over the 6 tests (3 clusters x 2 classes) of scipy's two-sided Fisher
+    p = []
+    for c in (1, 2, 3):
+        for cls in (0, 1):
+            inside = labels == c
+            a = int((inside & (kmer_labels == cls)).sum())
+            b = int(inside.sum()) - a
+            cc = int((kmer_labels == cls).sum()) - a
+            p.append(fisher_exact([[a, b], [cc, len(labels) - int(inside.sum()) - cc]])[1])
+    q = benjamini_hochberg(p)
+    assert tab.loc[1, "enrichment_q"] == pytest.approx(q[1])  # cluster 1, WT
+    assert tab.loc[3, "enrichment_q"] == pytest.approx(q[4])  # cluster 3, KO
+    assert tab.loc[2, "enrichment_q"] == pytest.approx(min(q[2], q[3])) and min(q[2], q[3]) >= 0.05

@@ -129,7 +129,36 @@ def read_meme(path) -> MotifSet:
         raise InputError(f"not a MEME motif file ({type(exc).__name__}: {exc})", path=path) from None
     if not motifs:
         raise InputError("no MOTIF blocks found in MEME file", path=path)
-    return MotifSet({k: np.asarray(v, dtype=float) for k, v in motifs.items()})
+    return MotifSet({k: np.asarray(v, dtype=float) for k, v in motifs.items()}, meta=_matrix_fields(path, motifs))
+
+
+def _matrix_fields(path: Path, motifs) -> dict:
+    """``{key: {"nsites": int, "evalue": float}}`` from each motif's ``letter-probability
+    matrix:`` line (memelite reads only the matrices), so a rewritten file keeps them."""
+    import re
+
+    keys = {k.split()[0]: k for k in motifs}
+    out, current = {}, None
+    for line in path.read_text().splitlines():
+        if line.startswith("MOTIF"):
+            parts = line.split()
+            current = keys.get(parts[1]) if len(parts) > 1 else None
+        elif current is not None and line.lstrip().startswith("letter-probability matrix"):
+            fields = dict(re.findall(r"(\w+)=\s*(\S+)", line))
+            meta = {}
+            if "nsites" in fields:
+                try:
+                    meta["nsites"] = int(float(fields["nsites"]))
+                except ValueError:
+                    pass
+            if "E" in fields:
+                try:
+                    meta["evalue"] = float(fields["E"])
+                except ValueError:
+                    pass
+            out[current] = meta
+            current = None
+    return out
 
 
 def _fmt_e(e) -> str:

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from wtko_captum.core.errors import InputError, PluginError
-from wtko_captum.core.targets import (LogitDiff, check_output, class_names_of, diff_indices, predict_logits,
-                      resolve_class)
+from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, LogitDiff, check_output, class_names_of,
+                                     contrast_indices, diff_indices, is_contrast, predict_logits,
+                                     resolve_class)
 
 log = logging.getLogger("wtko_captum.attribute")
 
@@ -146,9 +147,13 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
         One-hot, alphabet A,C,G,T; N = all-zero column. ``(N, L, 4)`` is refused with a hint.
     method : str or callable
         A registered method name (``wtko plugins list``) or a method function.
-    target : int, str
+    target : int, str or sequence
         Output index, class name (``"WT"``/``"KO"``), ``"pred"`` (each sequence's predicted
-        class on the unmodified input) or ``"diff"`` (logit WT minus logit KO).
+        class on the unmodified input), ``"diff"`` (logit WT minus logit KO), or a contrast
+        ``"A-vs-B"`` (logit A minus logit B, e.g. ``"WT-vs-background"``; on a two-class model
+        without a background class ``"WT-vs-background"`` is ``"WT-vs-KO"``). A sequence of
+        ``N`` such targets explains each sequence for its own (e.g. every sequence's class
+        against background); see :mod:`wtko_captum.core.targets`.
     batch_size, device, seed, verbose
         Passed to the method. ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or
         ``"cuda"``; ``seed`` seeds stochastic methods (same seed, same result). ``random_state``
@@ -217,17 +222,30 @@ def _attribute(model, X, func, target, dev, batch_size, seed, rc_average, verbos
     if isinstance(target, str) and target.strip().lower() == "diff":
         pos, neg = diff_indices(names, n_out)
         return run(LogitDiff(model, pos, neg).eval(), X, 0)
+    if is_contrast(target):
+        pos, neg = contrast_indices(target, names, n_out)
+        return run(LogitDiff(model, pos, neg).eval(), X, 0)
     if isinstance(target, str) and target.strip().lower() == "pred":
         pred = predict_logits(model, X, batch_size, dev).argmax(dim=1)
         return attribute_per_class(run, model, X, pred)
+    if isinstance(target, str) and target.strip().lower() == CLASS_VS_BACKGROUND:
+        raise InputError(f"target {CLASS_VS_BACKGROUND!r} needs each sequence's class: give one "
+                         "'<class>-vs-background' target per sequence (wtko attribute does this from "
+                         "the prepared data's labels)")
     if isinstance(target, (list, tuple, np.ndarray, torch.Tensor)) and not isinstance(target, str):
-        per = torch.as_tensor(np.asarray(target, dtype=np.int64))
+        per = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target, dtype=object)
         if per.shape != (len(X),):
-            raise InputError(f"a per-sequence target needs {len(X)} class indices, got shape "
-                             f"{tuple(per.shape)}")
-        for t in per.unique().tolist():
-            resolve_class(int(t), names, n_out)
-        return attribute_per_class(run, model, X, per)
+            raise InputError(f"a per-sequence target needs {len(X)} targets, got shape {per.shape}")
+        if all(isinstance(t, (int, np.integer)) for t in per):
+            per = torch.as_tensor(per.astype(np.int64))
+            for t in per.unique().tolist():
+                resolve_class(int(t), names, n_out)
+            return attribute_per_class(run, model, X, per)
+        out = torch.zeros_like(X)
+        for t in dict.fromkeys(per.tolist()):  # each distinct target once, in order of appearance
+            idx = torch.from_numpy(np.flatnonzero(per == t))
+            out[idx] = _attribute(model, X[idx], func, t, dev, batch_size, seed, rc_average, verbose, options)
+        return out
     return run(model, X, resolve_class(target, names, n_out))
 
 

@@ -77,7 +77,7 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
                        target="pred", batch_size: int = 128, device="auto", seed: int | None = 0,
                        chunk_size: int = 256, rc_average: bool = False, options: dict | None = None,
                        method_options: dict | None = None, limit: int | None = None,
-                       verbose: bool = False) -> dict:
+                       include_background: bool = False, verbose: bool = False) -> dict:
     """Attribute every sequence of one split of a prepared-data directory.
 
     Parameters
@@ -93,7 +93,10 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     split : str
         ``train``, ``val``, ``test`` or ``all``.
     target : int or str
-        Class index, class name, ``"pred"`` (default) or ``"diff"``.
+        Class index, class name, ``"pred"`` (default), ``"diff"``, a contrast ``"A-vs-B"``
+        (e.g. ``"WT-vs-background"``), or ``"class-vs-background"``: each sequence's own class
+        against background (per-class discovery; on a model without a background class, each
+        class against the other).
     batch_size, device, seed, rc_average, verbose
         As for :func:`wtko_captum.attribution.attribute`. Each chunk gets seed ``chunk_seed(seed, i)``.
     chunk_size : int
@@ -105,6 +108,11 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
         ``{method: {option: value}}`` for one method only (wins over ``options``).
     limit : int, optional
         Only the first ``limit`` sequences of the split (quick looks, tests).
+    include_background : bool
+        Also attribute the rows of the background class (``wtko prepare --background``). Off
+        by default: they are shuffles or random genome windows, carry no condition's motifs,
+        and a shuffle sits at its source peak's interval, where its scores would mix into the
+        peak's tracks. Never with ``"class-vs-background"``.
 
     Returns
     -------
@@ -119,7 +127,7 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     funcs = {m: get_method(m) for m in methods}  # unknown names fail before any work
     run = _Run.setup(model_path, data_dir, split=split, limit=limit, target=target,
                      dev=resolve_device(device), batch_size=batch_size, seed=seed, chunk_size=chunk_size,
-                     rc_average=rc_average)
+                     rc_average=rc_average, include_background=include_background)
     other_model_warning(Path(out), run.identity)
     written = {}
     for name, func in funcs.items():
@@ -156,10 +164,12 @@ class _Run:
 
     @classmethod
     def setup(cls, model_path, data_dir, *, split, limit, target, dev, batch_size, seed, chunk_size,
-              rc_average) -> "_Run":
+              rc_average, include_background=False) -> "_Run":
         from wtko_captum.core.checkpoint import load_model
-        from wtko_captum.core.dataset import PreparedData, load_prepared
-        from wtko_captum.core.targets import SPECIAL_TARGETS, class_names_of, predict_logits, resolve_class
+        from wtko_captum.core.dataset import BACKGROUND, PreparedData, load_prepared
+        from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, SPECIAL_TARGETS, class_names_of,
+                                              contrast_indices, has_background, is_contrast, predict_logits,
+                                              resolve_class)
 
         prepared = data_dir if isinstance(data_dir, PreparedData) else load_prepared(data_dir)
         part = prepared.split(split)
@@ -167,6 +177,14 @@ class _Run:
             present = sorted(set(prepared.regions["split"].astype(str)))
             raise InputError(f"split {split!r} has no sequences; splits present: {', '.join(present) or 'none'}",
                              path=data_dir)
+        per_class = isinstance(target, str) and target.strip().lower() == CLASS_VS_BACKGROUND
+        is_bg = part.regions["class"].astype(str).to_numpy() == BACKGROUND
+        if is_bg.any() and (per_class or not include_background):
+            log.info("%d background rows of split %s not attributed%s", int(is_bg.sum()), split,
+                     "" if per_class else " (include_background=True keeps them)")
+            part = part.subset(~is_bg)
+            if len(part) == 0:
+                raise InputError(f"split {split!r} holds only background rows", path=data_dir)
         if limit is not None:
             part = part.subset(np.arange(len(part)) < int(limit))
         if isinstance(model_path, torch.nn.Module):
@@ -178,9 +196,20 @@ class _Run:
         n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
         names = class_names_of(model, n_out) or list(part.class_names)
         special = isinstance(target, str) and target.lower() in SPECIAL_TARGETS
-        index = None if special else resolve_class(target, names, n_out)
+        contrast = is_contrast(target)
+        if per_class or contrast:
+            data_names = [str(c) for c in part.class_names]
+            wanted = ([f"{data_names[lab]}-vs-{BACKGROUND}" for lab in sorted(set(part.y.tolist()))]
+                      if per_class else [target])
+            for t in wanted:  # every class's contrast resolves before any work starts
+                pos, neg = contrast_indices(t, names, n_out)
+                if BACKGROUND in t.lower() and not has_background(names):
+                    log.info("the model has no background class: %s is the class logit difference %s-vs-%s",
+                             t, names[pos] if names else pos, names[neg] if names else neg)
+        index = None if special or contrast else resolve_class(target, names, n_out)
+        label = target.lower() if special else target.strip() if contrast else index
         return cls(X, _base_regions(part), model, model_src, names, n_out, index,
-                   target.lower() if special else index, str(data_dir), split, dev, int(batch_size), seed,
+                   label, str(data_dir), split, dev, int(batch_size), seed,
                    int(chunk_size), bool(rc_average))
 
     def job(self, name: str, func, options: dict) -> "_Job":
@@ -245,10 +274,16 @@ class _Job:
         from wtko_captum.core.targets import predict_logits
 
         r = self.run_
+        from wtko_captum.core.dataset import BACKGROUND
+        from wtko_captum.core.targets import CLASS_VS_BACKGROUND
+
         Xc = torch.from_numpy(X)
         logits = predict_logits(r.model, Xc, r.batch_size, r.dev)
         # "pred": the predicted class of the unmodified input, per sequence
         target = logits.argmax(1).numpy() if r.target_label == "pred" else r.target_label
+        if r.target_label == CLASS_VS_BACKGROUND:  # each row's own class against background
+            s = index * r.chunk_size
+            target = [f"{c}-vs-{BACKGROUND}" for c in r.regions["class"].astype(str).iloc[s:s + len(X)]]
         deltas = [] if "deltas_out" in inspect.signature(self.func).parameters else None
         extra = {"deltas_out": deltas} if deltas is not None else {}
         attr = attribute(r.model, Xc, self.func, target, batch_size=r.batch_size, device=r.dev,

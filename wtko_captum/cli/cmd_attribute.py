@@ -18,11 +18,21 @@ An interrupted run resumes where it stopped when re-run with the same arguments;
 equals an uninterrupted run. `wtko plugins list` shows the installed methods.
 
 Targets: a class name (WT, KO) or index, `pred` (each sequence's predicted class, the WTKO
-paper's choice) or `diff` (logit WT minus logit KO).
+paper's choice), `diff` (logit WT minus logit KO), a contrast A-vs-B (logit A minus logit B:
+WT-vs-background, KO-vs-background, KO-vs-WT), or `class-vs-background`: each sequence
+explained as its own class against background, so `wtko kmers` / `wtko modisco` find each
+condition's motifs (train on `wtko prepare --background` data). On a two-class model without a
+background class, WT-vs-background is WT-vs-KO and class-vs-background explains each class
+against the other (the class logit difference).
+
+Rows of the background class are not attributed (--include-background keeps them, except
+with class-vs-background): they carry no condition's motifs, and a shuffle sits at its source
+peak's interval.
 
 example:
   wtko attribute model/model.pt data/ --split test --method saliency,deeplift_shap,ism -o attr/
   wtko attribute model/model.pt data/ --method integrated_gradients --n-steps 50 --reference zero --target WT -o attr/
+  wtko attribute model/model.pt data/ --method saliency,deeplift_shap --target class-vs-background -o attr/
 """
 
 
@@ -34,7 +44,10 @@ def add_arguments(p):
     p.add_argument("--method", default="saliency",
                    help="comma-separated methods (default: saliency); see `wtko plugins list`")
     p.add_argument("--target", default="pred",
-                   help="class name (WT, KO), class index, pred or diff (default: pred)")
+                   help="class name (WT, KO), class index, pred, diff, A-vs-B (WT-vs-background) or "
+                        "class-vs-background (default: pred)")
+    p.add_argument("--include-background", action="store_true",
+                   help="also attribute the background class's rows (default: skipped)")
     g = p.add_argument_group("method options (each method uses those it takes)")
     g.add_argument("--n-shuffles", type=int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
     g.add_argument("--n-steps", type=int, help="integration steps (integrated_gradients)")
@@ -69,7 +82,7 @@ def run(args) -> int:
         args.model, args.data, args.out, methods, split=args.split, target=target,
         batch_size=args.batch_size, device=args.device, seed=args.seed, chunk_size=args.chunk_size,
         rc_average=args.rc_average, options=options, limit=args.limit,
-        verbose=not args.quiet)
+        include_background=args.include_background, verbose=not args.quiet)
     log = logging.getLogger("wtko_captum")
     for name, path in written.items():
         log.info("%s -> %s", name, path)

@@ -7,7 +7,8 @@ DESCRIPTION = """Score a trained checkpoint on one split of a prepared-data dire
 held-out test chromosomes). The data's window width must equal the checkpoint's input length.
 
 outputs (in -o DIR):
-  metrics.json           accuracy, auroc, auprc, per-class precision/recall/f1/support, n, split
+  metrics.json           accuracy, auroc, auprc, per-class precision/recall/f1/support, n, split;
+                         with a background class also "contrast": WT-vs-KO on its own rows
   confusion_matrix.json  rows = true class, columns = predicted class
   confusion_matrix.png
   predictions.tsv        chrom, start, end (0-based half-open window), name, label, class,
@@ -43,5 +44,9 @@ def run(args) -> int:
             c = m[name]
             print(f"  {name}: precision={fmt(c['precision'])} recall={fmt(c['recall'])} f1={fmt(c['f1'])} "
                   f"(n={c['support']})")
+        if "contrast" in m:
+            c = m["contrast"]
+            print(f"  {c['contrast']} on its own rows (background left out): n={c['n']} "
+                  f"accuracy={fmt(c['accuracy'])} auROC={fmt(c['auroc'])} auPRC={fmt(c['auprc'])}")
         print(f"outputs: {args.out}/metrics.json, predictions.tsv, confusion_matrix.png")
     return 0

@@ -1,7 +1,7 @@
 """wtko prepare: peaks / a differential table / sequences -> windows, labels and splits."""
 from __future__ import annotations
 
-from wtko_captum.cli.options import add_out, add_seed, split_list
+from wtko_captum.cli.options import add_out, add_seed, positive_float, split_list
 
 HELP = "turn WT and KO peaks (or a differential table, or sequences) into a training data directory"
 STAGE = "data"
@@ -26,6 +26,18 @@ examples:
   wtko prepare --table deseq2.tsv --lfc-col log2FoldChange --genome mm10.fa -o data/
   wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
   wtko prepare --wt bound.fa --ko unbound.fa --width 250 --wt-name bound --ko-name unbound -o data/
+
+background class (--background): a third class, `background`, so the model must learn what
+makes each condition different from background, not only from the other condition (a
+WT-vs-KO model can separate the classes by one motif and never learn the other's):
+  shuffle    dinucleotide shuffles of the peak windows (tangermeme); each keeps its source's
+             interval and split
+  genomic    GC-matched windows of --genome outside every peak (tangermeme's
+             extract_matching_loci), on each split's chromosomes
+  --background-ratio R background windows per window of the average condition class, per
+             split (default 1: three classes of one size)
+  wtko prepare --wt WT.bed --ko KO.bed --genome mm10.fa --background shuffle -o data/
+  then: wtko attribute ... --target class-vs-background (each condition against background)
 
 output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
 source file and line), sequences.fa, summary.tsv (counts per class per split), excluded.tsv
@@ -62,6 +74,13 @@ def add_arguments(p):
     s.add_argument("--wt-name", default="WT", help="name of class 1 (default: WT)")
     s.add_argument("--ko-name", default="KO", help="name of class 0 (default: KO)")
 
+    b = p.add_argument_group("background class")
+    b.add_argument("--background", choices=["shuffle", "genomic"], default=None,
+                   help="add a third class: dinucleotide shuffles of the peaks, or GC-matched genome windows "
+                        "outside every peak (needs --genome)")
+    b.add_argument("--background-ratio", type=positive_float, default=1.0,
+                   help="background windows per window of the average condition class, per split (default: 1)")
+
     t = p.add_argument_group("differential table (--table)")
     for col, what in (("chrom", "chromosome"), ("start", "start"), ("end", "end"), ("summit", "summit"),
                       ("lfc", "log2 fold change"), ("wt-count", "WT count"), ("ko-count", "KO count")):
@@ -87,7 +106,8 @@ def run(args) -> int:
                      val_chroms=split_list(args.val_chroms), val_fraction=args.val_fraction,
                      balance_classes=not args.no_balance, class_names=(args.ko_name, args.wt_name),
                      genome_build=args.genome_build, table_options=opts if args.table else None,
-                     skip_unknown_chroms=args.skip_unknown_chroms, seed=args.seed, verbose=not args.quiet)
+                     skip_unknown_chroms=args.skip_unknown_chroms, seed=args.seed, background=args.background,
+                     background_ratio=args.background_ratio, verbose=not args.quiet)
     if not args.quiet:
         print(result.summary.to_string(index=False))
         print(f"wrote {result.path}/ (regions.tsv, sequences.fa, summary.tsv, excluded.tsv, meta.json)")

@@ -23,14 +23,30 @@ outputs (in -o DIR):
   genome.fa, genome.chrom.sizes   the synthetic genome (for bigWig export, IGV)
   sim.json             all parameters
 
+two-motif variants (per-class motif sets and frequencies, motifs shared by both classes):
+  --motifs A,B --frequencies 1,0.5      A in every WT sequence, B in half of the KO ones
+  --shared C --shared-frequency 0.3     C in 30% of the sequences of both classes
+  --config sets.toml                    any sets: one table per class, motif = fraction
+                                          [WT]
+                                          "MA0139.1" = 1.0     # CTCF
+                                          [KO]
+                                          "MA0035.4" = 0.5     # GATA1
+                                          [shared]
+                                          "MA0079.5" = 0.3     # SP1
+  A long, information-rich motif in every WT sequence and a short one in part of the KO
+  sequences is a dominant/weak pair: a WT-vs-KO model can separate the classes by the
+  presence or absence of the first alone (train with `wtko prepare --background` to make it
+  learn both).
+
 example:
   wtko simulate --preset two-motif --n 1000 --length 600 --seed 0 -o sim/
   wtko prepare --wt sim/WT.fa --ko sim/KO.fa --width 600 -o data/
+  wtko simulate --preset two-motif --motifs CTCF,GATA1 --frequencies 1,0.6 --shared SP1 -o pair/
 """
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, positive_int
+    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, positive_int, probability
 
     p.add_argument("--preset", required=True, choices=["agentbind", "two-motif"], help="what to simulate")
     add_out(p, "output directory (replaced if it exists)")
@@ -43,17 +59,50 @@ def add_arguments(p):
     add_motif_db(p, "motif database the motifs come from (default: bundled JASPAR 2020 vertebrates)",
                  old=("--motif-file", "--db"))
     add_seed(p)
+    g = p.add_argument_group("two-motif: per-class motif sets")
+    g.add_argument("--frequencies", default=None, metavar="F_WT,F_KO",
+                   help="fraction of WT and of KO sequences carrying their class motif (default: 1,1)")
+    g.add_argument("--shared", default=None, metavar="ID[,ID]",
+                   help="motif(s) planted in both classes (JASPAR ids or TF names)")
+    g.add_argument("--shared-frequency", type=probability, default=1.0,
+                   help="fraction of each class's sequences carrying each shared motif (default: 1)")
+    g.add_argument("--config", default=None, metavar="TOML",
+                   help="motif sets: tables [WT], [KO], [shared] of motif = fraction (replaces --motifs, "
+                        "--frequencies, --shared)")
 
 
 def run(args) -> int:
     import logging
 
+    from wtko_captum.cli.options import split_list
     from wtko_captum.preparation.simulate import read_ground_truth, simulate
 
+    sets = _read_sets(args.config) if args.config else None
+    frequencies = [float(f) for f in split_list(args.frequencies)] if args.frequencies else None
     paths = simulate(args.preset, args.out, n=args.n, length=args.length, seed=args.seed,
-                     motifs=args.motifs, motif_db=args.motif_db)
+                     motifs=args.motifs, motif_db=args.motif_db, shared=args.shared, frequencies=frequencies,
+                     shared_frequency=args.shared_frequency, sets=sets)
     truth = read_ground_truth(paths["motifs"])
     logging.getLogger("wtko_captum").info(
         "simulated %s: %d planted sites in %s (WT.fa, KO.fa, motifs.tsv, genome.fa, sim.json)",
         args.preset, len(truth), paths["dir"])
     return 0
+
+
+def _read_sets(path) -> dict:
+    """``{"WT": {motif: fraction}, "KO": ..., "shared": ...}`` from a TOML file."""
+    import tomllib
+
+    from wtko_captum.core.errors import InputError
+
+    try:
+        with open(path, "rb") as fh:
+            sets = tomllib.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read the motif sets: {exc.strerror}", path=path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", path=path) from None
+    bad = [k for k, v in sets.items() if not isinstance(v, dict)]
+    if bad:
+        raise InputError(f"[{bad[0]}] must be a table of motif = fraction", path=path)
+    return sets

@@ -8,7 +8,8 @@ Layout (every file plain text, readable without us)::
                                          N-padded past a chromosome end, start may be < 0 or
                                          end > chromosome size (pad_left / pad_right say how many)
                     name                 unique region name
-                    label                class index (1 = WT, 0 = KO by default)
+                    label                class index (1 = WT, 0 = KO by default; 2 = background
+                                         with ``wtko prepare --background``)
                     class                class name
                     split                train | val | test
                     summit               0-based genome position the window is centred on
@@ -34,6 +35,9 @@ from wtko_captum.core.errors import InputError
 from wtko_captum.core.sequence import one_hot
 
 PREPARED_FORMAT = "wtko_captum.prepared"
+#: the class name of background rows (``wtko prepare --background``): shuffled or genomic
+#: sequences that carry no condition's motifs
+BACKGROUND = "background"
 REGION_COLUMNS = ["chrom", "start", "end", "name", "label", "class", "split", "summit",
                   "peak_start", "peak_end", "pad_left", "pad_right", "source", "line"]
 
@@ -92,6 +96,11 @@ class PreparedData:
     def subset(self, mask) -> "PreparedData":
         mask = np.asarray(mask)
         return PreparedData(self.regions[mask].reset_index(drop=True), self.X[mask], self.meta, self.path)
+
+    @property
+    def conditions(self) -> list[str]:
+        """The condition classes: every class but the background."""
+        return [c for c in self.class_names if c != BACKGROUND]
 
     def split(self, name: str) -> "PreparedData":
         """Only the rows of split ``name`` (train, val, test)."""

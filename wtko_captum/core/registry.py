@@ -146,17 +146,21 @@ def reader(*, kind, claim, description=""):
 @dataclass(frozen=True)
 class FinderInfo:
     """A motif finder's input: ``attributions`` (an AttributionSet) or ``model`` (a checkpoint
-    with prepared data, e.g. first-layer filters)."""
+    with prepared data, e.g. first-layer filters); ``motifs``: the MEME file (relative to its
+    output directory) holding the motifs it found, with their site counts (``nsites``), which
+    per-class discovery reads to rank each class's motifs."""
 
     input: str = "attributions"
     description: str = ""
+    motifs: str = ""
 
 
-def motif_finder(*, input="attributions", description=""):
-    """Decorator for ``find(source, out, **options) -> dict`` (a motif finder)."""
+def motif_finder(*, input="attributions", description="", motifs=""):
+    """Decorator for ``find(source, out, **options) -> dict`` (a motif finder); ``motifs``
+    names the MEME file it writes in ``out``."""
 
     def mark(func: Callable) -> Callable:
-        func.wtko_info = FinderInfo(input, description or _first_line(func))
+        func.wtko_info = FinderInfo(input, description or _first_line(func), motifs)
         return func
 
     return mark

@@ -232,6 +232,8 @@ class AttributionStore:
                 regions[f"p_{c}"] = np.round(probs[:, i], 6)
         target = meta.get("target")
         regions["target"] = pred if target == "pred" else target
+        if target == "class-vs-background" and "class" in regions:  # each row's own contrast
+            regions["target"] = regions["class"].astype(str) + "-vs-background"
         extra = {k: v for k, v in meta.items() if k not in
                  ("method", "hypothetical", "target", "params", "model_identity", "class_names")}
         extra["store"] = self.path.name

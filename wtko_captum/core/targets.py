@@ -7,9 +7,15 @@ A target is one of
 * ``"pred"``: each sequence's predicted class on the unmodified input (the WTKO paper's
   choice); sequences are grouped by class and each group is explained for its own class;
 * ``"diff"``: the logit difference WT minus KO, computed by :class:`LogitDiff`, a wrapper
-  module with no nonlinearity (so DeepLIFT and integrated-gradient completeness still hold).
+  module with no nonlinearity (so DeepLIFT and integrated-gradient completeness still hold);
+* ``"A-vs-B"``: the logit difference of any two classes, e.g. ``"WT-vs-background"`` (what
+  makes a sequence WT rather than background) or ``"KO-vs-WT"``. With a two-class model that
+  has no background class, ``"WT-vs-background"`` is the class logit difference
+  ``"WT-vs-KO"`` (the only contrast such a model has);
+* ``"class-vs-background"`` (prepared data only, where each sequence's class is known): each
+  sequence explained as ``"<its class>-vs-background"``; the per-class discovery target.
 
-Methods themselves only ever see an ``int`` (``"diff"`` becomes output 0 of the wrapper).
+Methods themselves only ever see an ``int`` (a logit difference becomes output 0 of the wrapper).
 """
 from __future__ import annotations
 
@@ -17,9 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from wtko_captum.core.dataset import BACKGROUND
 from wtko_captum.core.errors import InputError, near_miss
 
-SPECIAL_TARGETS = ("pred", "diff")
+CLASS_VS_BACKGROUND = "class-vs-background"
+SPECIAL_TARGETS = ("pred", "diff", CLASS_VS_BACKGROUND)
+_VS = "-vs-"
 
 
 class LogitDiff(nn.Module):
@@ -62,6 +71,11 @@ class LogitDiff(nn.Module):
             return self.model.get_submodule(target)
 
 
+def has_background(class_names) -> bool:
+    """Whether a model's (or data's) classes include the background class."""
+    return BACKGROUND in [str(c).lower() for c in class_names or ()]
+
+
 def class_names_of(model: nn.Module, n_outputs: int | None = None) -> list[str]:
     """``model.class_names`` when present, else ``[]``."""
     names = getattr(model, "class_names", None)
@@ -80,7 +94,7 @@ def resolve_class(target, class_names: list[str], n_outputs: int) -> int:
     names and the special targets).
     """
     if isinstance(target, (bool, np.bool_)):
-        raise InputError("target must be a class index, a class name, 'pred' or 'diff'", value=target)
+        raise InputError("target must be a class index, a class name, 'pred', 'diff' or 'A-vs-B'", value=target)
     if isinstance(target, (int, np.integer)):
         t = int(target)
         if not 0 <= t < n_outputs:
@@ -101,9 +115,39 @@ def resolve_class(target, class_names: list[str], n_outputs: int) -> int:
         if not class_names:
             raise InputError(f"target {text!r} is not a class index and the model has no "
                              f"class_names; use an index 0..{n_outputs - 1}, 'pred' or 'diff'")
-        raise InputError(f"unknown target class {text!r}; choose one of {', '.join(choices)} "
-                         f"or an index 0..{n_outputs - 1}{near_miss(text, choices)}")
+        raise InputError(f"unknown target class {text!r}; choose one of {', '.join(choices)}, "
+                         f"CLASS-vs-CLASS or an index 0..{n_outputs - 1}{near_miss(text, choices)}")
     raise InputError("target must be a class index, a class name, 'pred' or 'diff'", value=target)
+
+
+def is_contrast(target) -> bool:
+    """Whether ``target`` is an ``"A-vs-B"`` logit-difference spelling (not ``class-vs-background``)."""
+    return (isinstance(target, str) and _VS in target.lower()
+            and target.strip().lower() != CLASS_VS_BACKGROUND)
+
+
+def contrast_indices(target: str, class_names: list[str], n_outputs: int) -> tuple[int, int]:
+    """``(pos, neg)`` output indices of an ``"A-vs-B"`` target (names or indices).
+
+    ``B = background`` on a model without a background class but with two outputs is the
+    other class: the class logit difference is that model's only contrast.
+    """
+    text = target.strip()
+    at = text.lower().index(_VS)
+    a, b = text[:at].strip(), text[at + len(_VS):].strip()
+    if not a or not b:
+        raise InputError("a contrast target is CLASS-vs-CLASS, e.g. WT-vs-background", value=target)
+    pos = resolve_class(a, class_names, n_outputs)
+    lower = [c.lower() for c in class_names]
+    if b.lower() == BACKGROUND and BACKGROUND not in lower:
+        if n_outputs != 2:
+            raise InputError(f"target {target!r}: the model has no {BACKGROUND!r} class and {n_outputs} "
+                             f"outputs ({', '.join(class_names) or 'unnamed'}); name the class to contrast with")
+        return pos, 1 - pos
+    neg = resolve_class(b, class_names, n_outputs)
+    if pos == neg:
+        raise InputError("a contrast target needs two different classes", value=target)
+    return pos, neg
 
 
 def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:

@@ -71,6 +71,9 @@ from wtko_captum.core.sequence import consensus, encode_indices
 log = logging.getLogger(__name__)
 
 EXACT_LIMIT = 5_000
+#: the noise bin's default: a k-mer that matches no cluster better than 99% of random k-mers
+#: do (log-odds, best shift and strand) is unassigned
+NOISE_ALPHA = 0.01
 CLUSTER_COLUMNS = ["cluster", "motif_id", "n_kmers", "n_unique", "fraction", "role", "is_motif",
                    "consensus", "core_consensus", "core_width", "ic_core", "ic_core_unaligned",
                    "ic_mean", "ic_mean_unaligned", "aligned_fraction", "n_label1", "n_label0",
@@ -104,6 +107,9 @@ class ClusterResult:
     method : str
         ``"exact"`` or ``"two-stage"``.
     params : dict
+    score : ndarray (n,) float
+        Each k-mer's log-odds score in bits against the cluster it ends in (:func:`kmer_scores`;
+        NaN without a noise bin). Label 0 = unassigned (the noise bin).
     """
 
     labels: np.ndarray
@@ -116,6 +122,7 @@ class ClusterResult:
     nsites: dict = field(default_factory=dict)
     method: str = "exact"
     params: dict = field(default_factory=dict)
+    score: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- encoding
@@ -291,13 +298,20 @@ def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_thresh
     return labels[micro][inverse], "two-stage"
 
 
-def _relabel_by_size(labels: np.ndarray) -> np.ndarray:
-    """Renumber clusters 1..C by decreasing size (ties: order of first appearance)."""
-    uniq, first, counts = np.unique(labels, return_index=True, return_counts=True)
+def _relabel_by_size(labels: np.ndarray, keep_zero: bool = False) -> np.ndarray:
+    """Renumber clusters 1..C by decreasing size (ties: order of first appearance); with
+    ``keep_zero`` label 0 (unassigned) stays 0."""
+    labels = np.asarray(labels)
+    sel = labels != 0 if keep_zero else np.ones(len(labels), dtype=bool)
+    out = np.zeros(len(labels), dtype=np.int64)
+    if not sel.any():
+        return out
+    uniq, first, counts = np.unique(labels[sel], return_index=True, return_counts=True)
     order = np.lexsort((first, -counts))
     mapping = np.empty(uniq.max() + 1, dtype=np.int64)
     mapping[uniq[order]] = np.arange(1, len(uniq) + 1)
-    return mapping[labels]
+    out[sel] = mapping[labels[sel]]
+    return out
 
 
 # ---------------------------------------------------------------- matrices
@@ -410,13 +424,178 @@ def align_kmers(idx: np.ndarray, weights=None, max_shift: int = 5, n_iter: int =
     return shift, strand, counts
 
 
+# ---------------------------------------------------------------- noise bin and class composition
+
+
+def _profiles(idx, labels, max_shift: int):
+    """Per cluster: its members' aligned counts ``(4, k + 2 max_shift)`` and size, and each
+    member's placement index (into :func:`_placements`)."""
+    n, k = idx.shape
+    places = _placements(max_shift)
+    place_of = {p: i for i, p in enumerate(places)}
+    own = np.zeros(n, dtype=np.int64)
+    out = {}
+    for c in range(1, int(labels.max()) + 1 if len(labels) else 1):
+        members = np.flatnonzero(labels == c)
+        if not len(members):
+            continue
+        uniq, inverse, copies = np.unique(idx[members], axis=0, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
+        sh, st, counts = align_kmers(uniq, copies, max_shift)
+        own[members] = [place_of[(int(a), int(b))] for a, b in zip(sh[inverse], st[inverse])]
+        out[c] = (counts, len(members))
+    return out, own
+
+
+def kmer_scores(idx: np.ndarray, labels: np.ndarray, *, max_shift: int = 5, alpha: float = 0.01,
+                n_null: int = 5000, seed: int = 0) -> dict:
+    """How well each k-mer matches each cluster, against what random k-mers reach.
+
+    Each cluster's members are aligned (:func:`align_kmers`, whether or not the motifs are
+    built aligned: a k-mer of the motif one base off is still the motif) into a count matrix
+    ``C`` of ``n`` members; its log-odds matrix is ``log2(((C + f) / (n + 1)) / f)`` with ``f``
+    the base composition of all k-mers (a column few members cover scores low: the k-mer
+    disagrees with the members there). A k-mer's score against a cluster is the sum of its
+    bases' log-odds at its best shift and strand, in bits; against its own cluster it is
+    scored at its own placement with itself left out (one copy removed from ``C``, ``n - 1``
+    members), so no k-mer matches a cluster only because it is in it. N scores 0.
+
+    The threshold of a cluster is the ``1 - alpha`` quantile of the best scores of ``n_null``
+    random k-mers of composition ``f`` (seeded): a k-mer above it matches the cluster better
+    than a fraction ``1 - alpha`` of random sequence does.
+
+    Returns ``dict(own=(n,) own-cluster score, threshold={cluster: bits}, best_other=(n,)
+    margin over the threshold of the best other cluster, other=(n,) that cluster (0: none),
+    other_score=(n,) its score)``; a cluster of one scores ``-inf``.
+    """
+    n, k = idx.shape
+    places = _placements(max_shift)
+    profiles, own_place = _profiles(idx, labels, max_shift)
+    valid = idx < 4
+    comp = np.bincount(idx[valid].astype(np.int64), minlength=4)[:4].astype(np.float64)
+    comp = np.clip(comp / max(comp.sum(), 1), 1e-3, None)
+    comp /= comp.sum()
+
+    def onehot(ix):
+        X = np.zeros((len(ix), 4, k), dtype=np.float32)
+        ok = ix < 4
+        r, c = np.nonzero(ok)
+        X[r, ix[ok].astype(np.int64), c] = 1
+        return X.reshape(len(ix), 4 * k)
+
+    def window(mat, s, st):
+        w = mat[:, max_shift + s:max_shift + s + k]
+        return w if st == 1 else w[::-1, ::-1]
+
+    X = onehot(idx)
+    rng = np.random.default_rng(seed)
+    null = onehot(rng.choice(4, size=(n_null, k), p=comp).astype(np.int8))
+    f = comp[:, None]
+    own = np.full(n, -np.inf)
+    other, other_c, other_score = np.full(n, -np.inf), np.zeros(n, dtype=np.int64), np.full(n, -np.inf)
+    threshold = {}
+    for c, (counts, size) in profiles.items():
+        members = labels == c
+        L = np.log2((counts + f) / (size + 1) / f)
+        W = np.stack([window(L, s, st).ravel() for s, st in places], axis=1).astype(np.float32)
+        t = float(np.quantile((null @ W).max(axis=1), 1 - alpha))
+        threshold[c] = t
+        if size > 1:
+            # a member's own base in every column of its placement counts itself once
+            G = np.log2((np.clip(counts - 1, 0, None) + f) / size / f)
+            for p, (s, st) in enumerate(places):
+                sel = np.flatnonzero(members & (own_place == p))
+                if len(sel):
+                    own[sel] = X[sel] @ window(G, s, st).ravel()
+        score = (X @ W).max(axis=1)
+        margin = score - t
+        better = ~members & (margin > other)
+        other[better], other_c[better], other_score[better] = margin[better], c, score[better]
+    return {"own": own, "threshold": threshold, "best_other": other, "other": other_c, "other_score": other_score}
+
+
+def assign_noise(idx: np.ndarray, labels: np.ndarray, alpha: float = 0.01, *, max_shift: int = 5,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The noise bin: labels with k-mers too far from every cluster set to 0 (unassigned).
+
+    A k-mer stays in its cluster when its :func:`kmer_scores` score against it (itself left
+    out) exceeds the cluster's threshold (what only a fraction ``alpha`` of random k-mers
+    reach); otherwise it moves to the other cluster it beats the threshold of by most, and
+    when it beats none it is unassigned. One pass against the clusters as cut; the matrices
+    are then rebuilt from the members kept. Returns the new labels, each k-mer's score (bits)
+    against the cluster it ends in (its own cluster's for an unassigned one) and the
+    thresholds ``{cluster: bits}`` of the clusters as cut.
+    """
+    sc = kmer_scores(idx, labels, max_shift=max_shift, alpha=alpha, seed=seed)
+    t_own = np.array([sc["threshold"].get(int(c), np.inf) for c in labels])
+    out = labels.copy()
+    score = sc["own"].copy()
+    far = ~(sc["own"] > t_own)
+    move = far & (sc["best_other"] > 0)
+    out[move] = sc["other"][move]
+    score[move] = sc["other_score"][move]
+    out[far & ~move] = 0
+    return out, score, sc["threshold"]
+
+
+def class_composition(labels: np.ndarray, kmer_labels: np.ndarray, class_names, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Class counts of every cluster and the class each is enriched in, if significantly.
+
+    For cluster ``c`` and class ``X``: the k-mers of ``X`` in ``c`` against those outside
+    ``c`` (all k-mers, unassigned ones included), Fisher's exact test (two-sided), odds ratio
+    and Benjamini-Hochberg q over all clusters x classes. ``enriched_in`` names the class with
+    odds ratio > 1 and q < ``alpha`` (the smallest q when several are); empty otherwise: a
+    cluster of one class's k-mers that is no larger than chance in that class is not labelled.
+
+    Returns one row per cluster (0 = unassigned included): cluster, ``n_<class>`` for each
+    class, enriched_in, enrichment_or, enrichment_q.
+    """
+    from scipy.stats import fisher_exact
+
+    from wtko_captum.motifs.tomtom import benjamini_hochberg
+
+    names = [str(c) for c in class_names]
+    kmer_labels = np.asarray(kmer_labels)
+    clusters = np.unique(labels)
+    total = {i: int((kmer_labels == i).sum()) for i in range(len(names))}
+    n_all = len(kmer_labels)
+    rows, tests = [], []
+    for c in clusters:
+        inside = labels == c
+        row = {"cluster": int(c)}
+        for i, name in enumerate(names):
+            a = int((inside & (kmer_labels == i)).sum())
+            row[f"n_{name}"] = a
+            if c == 0:
+                continue
+            b = int(inside.sum()) - a
+            cc = total[i] - a
+            d = n_all - int(inside.sum()) - cc
+            odds, p = fisher_exact([[a, b], [cc, d]])
+            tests.append((len(rows), name, float(odds), float(p)))
+        rows.append(row)
+    q = benjamini_hochberg([t[3] for t in tests]) if tests else []
+    best: dict[int, tuple] = {}
+    for (r, name, odds, _), qv in zip(tests, q):
+        if odds > 1 and qv < alpha and (r not in best or qv < best[r][2]):
+            best[r] = (name, odds, float(qv))
+    for r, row in enumerate(rows):
+        name, odds, qv = best.get(r, ("", float("nan"), float("nan")))
+        if r not in best and row["cluster"] != 0:
+            qs = [qq for (rr, _, o, _), qq in zip(tests, q) if rr == r]
+            qv = float(min(qs)) if qs else float("nan")
+        row.update(enriched_in=name, enrichment_or=odds, enrichment_q=qv)
+    return pd.DataFrame(rows)
+
+
 # ---------------------------------------------------------------- main entry
 
 
 def cluster_kmers(kmers, n_clusters: int | None = 10, distance_threshold: float | None = None, *,
                   align: bool = True, min_cluster_size: int = 10, seed: int = 0,
                   exact_limit: int = EXACT_LIMIT, max_shift: int | None = None,
-                  ic_threshold: float = 0.3) -> ClusterResult:
+                  ic_threshold: float = 0.3, noise_alpha: float | None = NOISE_ALPHA,
+                  class_names=None) -> ClusterResult:
     """Cluster saliency k-mers and build one motif per large enough cluster.
 
     Parameters
@@ -439,6 +618,15 @@ def cluster_kmers(kmers, n_clusters: int | None = 10, distance_threshold: float 
         Largest alignment shift in bp (default ``k // 4``).
     ic_threshold : float
         Bits a column needs to be part of a core motif (see :func:`core_span`).
+    noise_alpha : float or None
+        The noise bin (:func:`assign_noise`): a k-mer that matches neither its own cluster nor
+        any other better than a fraction ``1 - noise_alpha`` of random k-mers do (log-odds
+        against the cluster's aligned members, itself left out; :func:`kmer_scores`) is
+        unassigned (cluster 0) and in no motif. Default :data:`NOISE_ALPHA`; None keeps every
+        k-mer in its cluster (the paper).
+    class_names : list of str, optional
+        Names of the ``label`` values of a k-mer table: each cluster's class counts and Fisher
+        test (:func:`class_composition`) are reported under them.
 
     Returns
     -------
@@ -450,6 +638,12 @@ def cluster_kmers(kmers, n_clusters: int | None = 10, distance_threshold: float 
     max_shift = k // 4 if max_shift is None else int(max_shift)
     raw, method = cluster_labels(idx, n_clusters, distance_threshold, exact_limit, seed)
     labels = _relabel_by_size(raw)
+    score = np.full(n, np.nan)
+    if noise_alpha is not None:
+        if not 0 < noise_alpha < 1:
+            raise InputError("noise_alpha is a probability in (0, 1)", value=noise_alpha)
+        labels, score, _ = assign_noise(idx, labels, noise_alpha, max_shift=max_shift, seed=seed)
+        labels = _relabel_by_size(labels, keep_zero=True)
     shift = np.zeros(n, dtype=np.int64)
     strand = np.full(n, "+", dtype=object)
     rows, motifs, unaligned_motifs, counts_by, nsites = [], {}, {}, {}, {}
@@ -493,11 +687,30 @@ def cluster_kmers(kmers, n_clusters: int | None = 10, distance_threshold: float 
             "n_label0": int((sub["label"] == 0).sum()) if sub is not None and "label" in sub else -1,
             "mean_score": float(sub["score"].mean()) if sub is not None and "score" in sub else float("nan"),
         })
+    unassigned = labels == 0
+    if unassigned.any():
+        sub = table_in.iloc[np.flatnonzero(unassigned)] if table_in is not None else None
+        rows.append({
+            "cluster": 0, "motif_id": "unassigned", "n_kmers": int(unassigned.sum()),
+            "n_unique": len(np.unique(idx[unassigned], axis=0)), "fraction": float(unassigned.mean()),
+            "role": "unassigned", "is_motif": False, "consensus": "", "core_consensus": "", "core_width": 0,
+            "aligned_fraction": 0.0,
+            "n_label1": int((sub["label"] == 1).sum()) if sub is not None and "label" in sub else -1,
+            "n_label0": int((sub["label"] == 0).sum()) if sub is not None and "label" in sub else -1,
+            "mean_score": float(sub["score"].mean()) if sub is not None and "score" in sub else float("nan"),
+        })
+    table = pd.DataFrame(rows, columns=CLUSTER_COLUMNS)
+    if table_in is not None and "label" in table_in and len(table):
+        kmer_labels = table_in["label"].to_numpy()
+        names = list(class_names) if class_names is not None else \
+            [str(i) for i in range(int(np.nanmax(kmer_labels)) + 1)]
+        table = table.merge(class_composition(labels, kmer_labels, names), on="cluster", how="left")
     params = dict(n_clusters=n_clusters, distance_threshold=distance_threshold, align=align,
                   min_cluster_size=min_cluster_size, seed=seed, exact_limit=exact_limit,
-                  max_shift=max_shift, ic_threshold=ic_threshold, k=k, n_kmers=n)
-    return ClusterResult(labels, shift, strand, pd.DataFrame(rows, columns=CLUSTER_COLUMNS), motifs,
-                         unaligned_motifs, counts_by, nsites, method, params)
+                  max_shift=max_shift, ic_threshold=ic_threshold, noise_alpha=noise_alpha,
+                  k=k, n_kmers=n, n_unassigned=int(unassigned.sum()))
+    return ClusterResult(labels, shift, strand, table, motifs, unaligned_motifs, counts_by, nsites, method,
+                         params, score)
 
 
 # ---------------------------------------------------------------- outputs

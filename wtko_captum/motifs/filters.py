@@ -293,8 +293,9 @@ def filter_motifs(checkpoints, data, *, split: str = "all", threshold: float = 0
                                          for r in runs for k in r.motifs()}}
 
 
-@motif_finder(input="model", description="first-layer filter motifs: weight consensus and activation-stacked "
-                                         "matrices, recurring across seeded runs")
+@motif_finder(input="model", motifs="filters.meme",
+              description="first-layer filter motifs: weight consensus and activation-stacked "
+                          "matrices, recurring across seeded runs")
 def find_filter_motifs(model, out, *, data, split: str = "all", threshold: float = 0.5, min_runs: int = 2,
                        q_threshold: float = 0.05, motif_db=None, max_sequences: int | None = None,
                        batch_size: int = 256, device: str = "auto", seed: int = 0) -> dict:

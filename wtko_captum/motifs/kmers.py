@@ -209,12 +209,13 @@ def read_kmers(path) -> pd.DataFrame:
     return table
 
 
-@motif_finder(input="attributions",
+@motif_finder(input="attributions", motifs="clusters.meme",
               description="the WTKO paper's saliency k-mers, clustered into aligned motifs (agglomerative, cosine)")
 def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: int = 0,
                 score: str = "maxabs", n_clusters: int | None = 10, distance_threshold: float | None = None,
                 align: bool = True, min_cluster_size: int = 10, exact_limit: int = 5000, seed: int = 0,
-                cluster: bool = True, tomtom: bool = True, motif_db=None) -> dict:
+                noise_alpha: float | None = 0.01, cluster: bool = True, tomtom: bool = True,
+                motif_db=None) -> dict:
     """The whole ``wtko kmers`` stage: k-mers, clusters, motifs and their files under ``out``.
 
     Parameters
@@ -243,6 +244,8 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
         most distinct k-mers clustered exactly; above it, two-stage clustering
     seed : int
         random seed of the two-stage clustering
+    noise_alpha : float
+        the noise bin: unassign k-mers that match no cluster better than this fraction of random k-mers do (none = keep all, the paper)
     cluster : bool
         cluster the k-mers (else only the k-mer table and BED)
     tomtom : bool
@@ -251,8 +254,9 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
         motif database for the comparison (default: bundled JASPAR 2020)
 
     Writes ``kmers.tsv`` (with
-    ``cluster``, ``align_shift``, ``align_strand`` when clustered), ``kmers.bed`` (BED6+ through
-    the ``bed`` exporter, name = cluster), and through
+    ``cluster`` (0 = unassigned, the noise bin), ``cluster_score`` (bits), ``align_shift``,
+    ``align_strand`` when clustered), ``kmers.bed`` (BED6+ through the ``bed`` exporter, name =
+    cluster or ``unassigned``), and through
     :func:`wtko_captum.motifs.cluster.write_clusters` ``clusters.tsv``, ``clusters.meme``, ``logos/``,
     ``fasta/`` (``meme/`` when MEME is on PATH); with ``tomtom`` also ``alignment.tsv``
     (:func:`wtko_captum.motifs.cluster.alignment_report` against ``database``, default JASPAR).
@@ -277,8 +281,10 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
         from wtko_captum.motifs.cluster import alignment_report, cluster_kmers, write_clusters
 
         result = cluster_kmers(table, n_clusters, distance_threshold, align=align,
-                               min_cluster_size=min_cluster_size, seed=seed, exact_limit=exact_limit)
+                               min_cluster_size=min_cluster_size, seed=seed, exact_limit=exact_limit,
+                               noise_alpha=noise_alpha, class_names=_label_names(attrset, table))
         table["cluster"] = result.labels
+        table["cluster_score"] = np.round(result.score, 3)
         table["align_shift"] = result.shift
         table["align_strand"] = result.strand
         write_clusters(result, table, out)
@@ -289,8 +295,16 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
     write_text(out / "kmers.tsv", table.to_csv(sep="\t", index=False))
     bed = kmers_bed(table)
     if "cluster" in bed:
-        bed["name"] = "cluster" + bed["cluster"].astype(str)
+        bed["name"] = np.where(bed["cluster"] == 0, "unassigned", "cluster" + bed["cluster"].astype(str))
     if len(bed):
         export("bed", bed, out / "kmers.bed", extra_cols=[c for c in ("kmer", "position", "label", "prediction",
                                                                    "seq_index") if c in bed])
     return {"kmers": table, "result": result, "alignment": report, "out": out}
+
+
+def _label_names(attrset, table: pd.DataFrame) -> list[str]:
+    """Names of the k-mer table's ``label`` values: the attribution set's classes, or the
+    labels as text when it names too few."""
+    names = [str(c) for c in (attrset.class_names or [])]
+    top = int(table["label"].max()) if len(table) and "label" in table else -1
+    return names if len(names) > top else [str(i) for i in range(top + 1)]

@@ -333,7 +333,8 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, genome=None, width: int = 600,
             drop_edge: bool = False, test_chroms=("chr6", "chr7"), val_chroms=("chr8",),
             val_fraction: float = 0.1, balance_classes: bool = True, class_names=("KO", "WT"),
             genome_build: str | None = None, table_options: TableOptions | None = None,
-            skip_unknown_chroms: bool = False, seed: int = 0, verbose: bool = False) -> PrepareResult:
+            skip_unknown_chroms: bool = False, seed: int = 0, background: str | None = None,
+            background_ratio: float = 1.0, verbose: bool = False) -> PrepareResult:
     """Build a prepared-data directory (see :mod:`wtko_captum.core.dataset` for its layout).
 
     Parameters
@@ -364,6 +365,12 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, genome=None, width: int = 600,
         Names of label 0 and label 1 (default ``("KO", "WT")``).
     seed : int
         Seed for the validation fraction and the downsampling.
+    background : {"shuffle", "genomic"}, optional
+        Add a third class, ``background``: dinucleotide shuffles of the peak windows, or
+        GC-matched genome windows outside every peak (see
+        :mod:`wtko_captum.preparation.background`), so a model learns each condition's motifs.
+    background_ratio : float
+        Background windows per window of the average condition class, per split (default 1).
 
     Returns
     -------
@@ -374,6 +381,9 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, genome=None, width: int = 600,
     class_names = [str(c) for c in class_names]
     if len(class_names) != 2 or class_names[0] == class_names[1]:
         raise InputError("need two different class names", value=",".join(class_names))
+    from wtko_captum.preparation import background as bg
+
+    bg.check_options(background, background_ratio, class_names, genome)
     rng = np.random.default_rng(seed)
     records, info = read_inputs(wt, ko, table, table_options, class_names)
 
@@ -421,6 +431,17 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, genome=None, width: int = 600,
     split_notes = {"train": "all others", "val": val_note,
                    "test": f"chromosomes {','.join(test_chroms)}" if test_chroms else "none"}
     summary = _summary_table(before, after, class_names, split_notes)
+    sequences = [w.sequence for w in windows]
+    if background is not None:
+        peaks = pd.DataFrame([(r.chrom, r.start, r.end) for r, _ in records], columns=["chrom", "start", "end"])
+        regions, sequences, info["background"] = bg.add_background(
+            regions, sequences, kind=background, class_names=class_names, ratio=background_ratio,
+            genome=genome, exclude=peaks, seed=seed)
+        summary = pd.concat([summary, bg.summary_rows(info["background"], split_notes)], ignore_index=True)
+        if not balance_classes or background_ratio != 1:
+            weights = bg.class_weights(regions, len(class_names) + 1)
+        else:
+            weights = [1.0] * (len(class_names) + 1)
     excl = pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS)
     if len(excl):
         excl["class"] = [class_names[c] for c in excl["class"]]
@@ -447,12 +468,16 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, genome=None, width: int = 600,
         "wtko_captum_version": __version__,
         **info,
     }
+    if background is not None:
+        meta["class_names"] = class_names + [bg.BACKGROUND]
+        for split in SPLITS:
+            meta["counts"][split][bg.BACKGROUND] = info["background"]["splits"].get(split, {}).get("n", 0)
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
         regions.to_csv(tmp / "regions.tsv", sep="\t", index=False)
         with open(tmp / "sequences.fa", "w") as fh:
-            for w in windows:
-                fh.write(f">{w.name}\n{w.sequence}\n")
+            for name, seq in zip(regions["name"], sequences):
+                fh.write(f">{name}\n{seq}\n")
         summary.to_csv(tmp / "summary.tsv", sep="\t", index=False)
         excl.to_csv(tmp / "excluded.tsv", sep="\t", index=False)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -13,7 +13,9 @@ Two presets:
 ``two-motif``
     Uniform background. Class ``WT`` carries one site of a KLF/SP motif (default JASPAR
     MA0039.4 KLF4), class ``KO`` one site of AP-1 (MA0099.3 FOS::JUN), at a random position
-    and strand (the paper's RelA finding: SP/KLF up in WT, AP-1 up in KO).
+    and strand (the paper's RelA finding: SP/KLF up in WT, AP-1 up in KO). Per-class motif
+    sets with frequencies, and motifs shared by both classes, build harder cases (a dominant
+    motif in one class and a weak one in the other; see :func:`motif_sets`).
 
 Every site is sampled base by base from the motif's probability matrix (so sites vary like
 real ones), on a random strand. Output directory::
@@ -64,14 +66,15 @@ MOTIF_COLUMNS = [
     "seq_start", "seq_end",         # the site within the sequence (0-based half-open)
     "strand",     # + : the motif reads left to right in the FASTA; - : on the reverse strand
     "motif_id", "motif_name",
-    "role",       # agentbind: core | partner; two-motif: WT | KO
+    "role",       # agentbind: core | partner; two-motif: WT | KO | shared
     "site",       # the planted bases as they appear in the FASTA (+ strand)
     "log_odds",   # log2 P(site | motif) / P(site | background), on the motif's strand
 ]
 
 
 def simulate(preset: str, out, *, n: int | None = None, length: int | None = None, seed: int = 0,
-             motifs=None, motif_db=None, n_chroms: int = N_CHROMS) -> dict[str, Path]:
+             motifs=None, motif_db=None, n_chroms: int = N_CHROMS, shared=None, frequencies=None,
+             shared_frequency: float = 1.0, sets: dict | None = None) -> dict[str, Path]:
     """Write a simulated labelled dataset with its ground-truth motif table.
 
     Parameters
@@ -93,6 +96,12 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
         MEME file to look motifs up in (default: bundled JASPAR 2020 vertebrates).
     n_chroms : int
         Number of synthetic chromosomes chr1..chrK (default 10).
+    shared, frequencies, shared_frequency, sets :
+        two-motif only; see :func:`motif_sets`. ``shared``: motif(s) planted in both classes;
+        ``frequencies``: the fraction of WT and of KO sequences carrying their class motif
+        (default 1, 1); ``shared_frequency``: the fraction of each class carrying each shared
+        motif; ``sets``: the general form, ``{"WT": {query: fraction}, "KO": {...},
+        "shared": {...}}`` (instead of ``motifs``/``shared``/``frequencies``).
 
     Returns
     -------
@@ -119,8 +128,20 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
     pwms = [db[k] for k in keys]
     background = np.asarray(cfg["background"], dtype=np.float64)
     rng = np.random.default_rng(seed)
+    design = None
+    if preset == "two-motif" and (sets or shared or frequencies is not None):
+        design = motif_sets(db, sets, motifs=queries, shared=shared, frequencies=frequencies,
+                            shared_frequency=shared_frequency)
+    elif sets or shared or frequencies is not None:
+        raise InputError(f"per-class motif sets and shared motifs are for the two-motif preset, not {preset!r}")
 
-    if preset == "agentbind":
+    if design is not None:
+        sites = _plant_sets(rng, n, length, design, db)
+        meaning = {cls: "; ".join(f"{motif_name(k)} in {f:.0%}" for k, f in design[cls].items()) or "no motif"
+                   for cls in ("WT", "KO")}
+        if design["shared"]:
+            meaning["shared"] = "; ".join(f"{motif_name(k)} in {f:.0%} of each class" for k, f in design["shared"].items())
+    elif preset == "agentbind":
         sites = _plant_agentbind(rng, n, length, pwms, keys, cfg)
         meaning = {"WT": f"positive: {motif_name(keys[0])} at the centre + 1-{cfg['max_partner']} "
                          f"{motif_name(keys[1])} sites",
@@ -149,6 +170,9 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
         class_names=CLASS_NAMES, classes=meaning, n_chroms=n_chroms, chrom_sizes=sizes,
         n_sites=len(rows), coordinates="0-based half-open; headers chrom:start-end",
     )
+    if design is not None:
+        params["motifs"] = {role: list(design[role]) for role in ("WT", "KO", "shared")}
+        params["frequencies"] = {role: dict(design[role]) for role in ("WT", "KO", "shared")}
     if preset == "agentbind":
         params.update(partner_rate=cfg["partner_rate"], max_partner=cfg["max_partner"],
                       partner_count="Poisson(partner_rate) truncated to 1..max_partner, positives only")
@@ -234,6 +258,89 @@ def _plant_two_motif(rng, n, length, pwms, keys) -> dict[str, list]:
         for _ in range(n):
             occupied = np.zeros(length, dtype=bool)
             plans[cls].append([(cls, key, pwm, _place(rng, occupied, pwm.shape[1], motif_name(key)), _strand(rng))])
+    return plans
+
+
+def motif_sets(db: dict, sets: dict | None = None, *, motifs=None, shared=None, frequencies=None,
+               shared_frequency: float = 1.0) -> dict[str, dict[str, float]]:
+    """The two-motif design as ``{"WT": {key: fraction}, "KO": {...}, "shared": {...}}``.
+
+    Each motif of a class is planted (one site, random position and strand) in that fraction
+    of the class's sequences, drawn independently per motif and sequence; a shared motif in
+    that fraction of the sequences of *both* classes. A dominant/weak pair is, for example,
+    a long, information-rich motif in every WT sequence and a short one in half of the KO
+    sequences (``frequencies=(1.0, 0.5)``): presence or absence of the first separates the
+    classes alone, and a model may never learn the second.
+
+    Parameters
+    ----------
+    db : dict
+        The motif database queries are looked up in.
+    sets : dict, optional
+        The general form: ``{"WT": {query: fraction} or [query, ...], "KO": ..., "shared": ...}``
+        (a list means fraction 1). Replaces ``motifs``, ``shared`` and ``frequencies``.
+    motifs : (str, str)
+        The WT and the KO motif.
+    shared : str or sequence of str, optional
+        Motif(s) planted in both classes (a comma-separated string is accepted).
+    frequencies : (float, float), optional
+        Fractions of WT and of KO sequences carrying their class motif (default 1, 1).
+    shared_frequency : float
+        Fraction of the sequences of each class carrying each shared motif.
+    """
+    def fraction(value, what):
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"the frequency of {what} must be a number in (0, 1]", value=value) from None
+        if not 0 < f <= 1:
+            raise InputError(f"the frequency of {what} must be in (0, 1]", value=value)
+        return f
+
+    if sets is None:
+        if isinstance(frequencies, str):
+            frequencies = [t for t in frequencies.split(",") if t.strip()]
+        freqs = list(frequencies) if frequencies is not None else [1.0, 1.0]
+        if len(freqs) != 2:
+            raise InputError("--frequencies takes two fractions: WT motif, KO motif", value=freqs)
+        if isinstance(shared, str):
+            shared = [t.strip() for t in shared.split(",") if t.strip()]
+        sets = {"WT": {motifs[0]: freqs[0]}, "KO": {motifs[1]: freqs[1]},
+                "shared": {q: shared_frequency for q in shared or ()}}
+    unknown = set(sets) - {"WT", "KO", "shared"}
+    if unknown:
+        raise InputError(f"motif sets are WT, KO and shared; unknown: {', '.join(sorted(unknown))}")
+    out: dict[str, dict[str, float]] = {}
+    for role in ("WT", "KO", "shared"):
+        spec = sets.get(role) or {}
+        if isinstance(spec, (list, tuple)):
+            spec = {q: 1.0 for q in spec}
+        out[role] = {}
+        for query, f in spec.items():
+            key = find_motif(db, query)[0]
+            if key in out[role]:
+                raise InputError(f"motif {key} is listed twice for {role}")
+            out[role][key] = fraction(f, f"{query} ({role})")
+    if not out["WT"] and not out["KO"]:
+        raise InputError("the motif sets plant nothing in either class")
+    return out
+
+
+def _plant_sets(rng, n, length, design, db) -> dict[str, list]:
+    """Sites of a :func:`motif_sets` design: each class motif, then each shared motif, is
+    planted with its frequency, at a free random position and strand."""
+    plans = {"WT": [], "KO": []}
+    for cls in ("WT", "KO"):
+        motifs = [(cls, k, f) for k, f in design[cls].items()] + [("shared", k, f) for k, f in design["shared"].items()]
+        for _ in range(n):
+            occupied = np.zeros(length, dtype=bool)
+            plan = []
+            for role, key, f in motifs:
+                if f < 1 and rng.random() >= f:
+                    continue
+                pwm = db[key]
+                plan.append((role, key, pwm, _place(rng, occupied, pwm.shape[1], motif_name(key)), _strand(rng)))
+            plans[cls].append(plan)
     return plans
 
 

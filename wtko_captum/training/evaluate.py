@@ -12,6 +12,10 @@ Output directory (written atomically)::
 
 auROC / auPRC score class index 1 (``WT``) against the rest; with more than two classes they
 are macro one-vs-rest averages. Undefined values (a split holding one class) are ``null``.
+With a background class (``wtko prepare --background``) metrics.json also holds
+``"contrast"``: the two conditions against each other on their own rows (``WT-vs-KO``:
+accuracy, auROC, auPRC of ``P(WT) / (P(WT) + P(KO))``), the number to compare with a
+two-class model.
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
     from wtko_captum.core.dataset import PreparedData, load_prepared
     from wtko_captum.core.device import resolve_device
     from wtko_captum.core.figures import plot_confusion_matrix
-    from wtko_captum.training.train import predict_proba, ranking_metrics
+    from wtko_captum.training.train import contrast_metrics, predict_proba, ranking_metrics
 
     prepared = data if isinstance(data, PreparedData) else load_prepared(data)
     if split not in ("train", "val", "test", "all"):
@@ -81,6 +85,9 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
     metrics = dict(split=split, n=int(len(y)), accuracy=float((pred == y).mean()), **ranking_metrics(y, probs))
     for i, name in enumerate(class_names):
         metrics[name] = dict(precision=float(prec[i]), recall=float(rec[i]), f1=float(f1[i]), support=int(support[i]))
+    pair = contrast_metrics(y, probs, class_names)
+    if pair is not None:
+        metrics["contrast"] = pair
     training = ckpt.get("training") or {}
     metrics.update(
         positive_class=class_names[1] if len(class_names) == 2 else None,

@@ -238,6 +238,8 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
             row = dict(epoch=epoch, train_loss=tot_loss / len(y), train_acc=tot_correct / len(y),
                        val_loss=val["loss"], val_acc=val["accuracy"], val_auroc=val["auroc"],
                        val_auprc=val["auprc"], seconds=time.perf_counter() - te)
+            if "contrast" in val:  # the two conditions on their own (a background class is present)
+                row[f"val_auroc_{val['contrast']['contrast']}"] = val["contrast"]["auroc"]
             history.append(row)
             score = _selection_score(row)
             if best is None or score > best["score"] + 1e-9:
@@ -263,7 +265,7 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
     summary = dict(
         seed=seed, best_epoch=best["epoch"], epochs_run=len(history), max_epochs=opts["epochs"],
         stopped_early=len(history) < opts["epochs"], selection_metric=SELECTION_METRIC,
-        val={k: best["val"][k] for k in ("loss", "accuracy", "auroc", "auprc")},
+        val={k: best["val"][k] for k in ("loss", "accuracy", "auroc", "auprc", "contrast") if k in best["val"]},
         hyperparameters={k: v for k, v in opts.items()}, loss_class_weights=weights,
         device=str(dev), mixed_precision=amp, seconds=round(seconds, 2), torch_version=torch.__version__,
         data=data_summary,
@@ -326,7 +328,43 @@ def evaluate_split(model, subset, device, *, loss_fn=None, amp: bool = False, ba
     else:
         res["loss"] = float("nan")
     res.update(ranking_metrics(y, probs))
+    pair = contrast_metrics(y, probs, subset.class_names)
+    if pair is not None:
+        res["contrast"] = pair
     return res
+
+
+def contrast_metrics(y: np.ndarray, probs: np.ndarray, class_names) -> dict | None:
+    """The two conditions against each other, on their own rows, when a background class is
+    present (``None`` otherwise).
+
+    Rows of the two condition classes only; the score of the positive condition (WT by name,
+    else the higher label) is ``P(pos) / (P(pos) + P(neg))``, the model's choice between the
+    two conditions with the background option removed. Returns ``{"contrast": "WT-vs-KO",
+    "n", "accuracy", "auroc", "auprc"}``.
+    """
+    from wtko_captum.core.dataset import BACKGROUND
+    from wtko_captum.core.targets import diff_indices
+
+    names = [str(c) for c in class_names]
+    if BACKGROUND not in names:
+        return None
+    conditions = [i for i, c in enumerate(names) if c != BACKGROUND]
+    if len(conditions) != 2:
+        return None
+    cond = [names[i] for i in conditions]
+    p, n = diff_indices(cond, 2)
+    pos, neg = conditions[p], conditions[n]
+    keep = np.isin(y, [pos, neg])
+    out = {"contrast": f"{names[pos]}-vs-{names[neg]}", "n": int(keep.sum())}
+    if not keep.any():
+        return {**out, "accuracy": float("nan"), "auroc": float("nan"), "auprc": float("nan")}
+    two = probs[keep][:, [neg, pos]]
+    score = two[:, 1] / np.clip(two.sum(1), 1e-300, None)
+    truth = (y[keep] == pos).astype(np.int64)
+    out["accuracy"] = float(((score > 0.5) == truth).mean())
+    out.update(ranking_metrics(truth, np.stack([1 - score, score], axis=1)))
+    return out
 
 
 def ranking_metrics(y: np.ndarray, probs: np.ndarray) -> dict:

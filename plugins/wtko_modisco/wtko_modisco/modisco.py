@@ -200,7 +200,8 @@ def patterns_table(patterns: list[dict], seqlets: pd.DataFrame, class_names, tom
     return pd.DataFrame(rows)
 
 
-@motif_finder(input="attributions", description="TF-MoDISco-lite patterns and seqlets (genome coordinates) from hypothetical attributions")
+@motif_finder(input="attributions", motifs="patterns.pfm.meme",
+              description="TF-MoDISco-lite patterns and seqlets (genome coordinates) from hypothetical attributions")
 def run_modisco(attrset, out, *, max_seqlets: int = 2000, window: int | None = None,
                 sliding_window_size: int = 20, flank_size: int = 5, trim_to_window_size: int = 30,
                 initial_flank_to_add: int = 10, final_flank_to_add: int = 0,
