@@ -31,12 +31,13 @@ from wtko_captum.core.motif_db import DEFAULT_MOTIF_FILE, MotifSet, find_motif, 
 from wtko_captum.core.readers import read
 from wtko_captum.core.registry import (attribution_method, exporter, get_registry, motif_finder, reader)
 from wtko_captum.core.sequence import consensus, decode, one_hot, reverse_complement, reverse_complement_onehot
+from wtko_captum.motifs.classes import find_by_class
 
 __all__ = [
     "AttributionSet", "CheckpointError", "DEFAULT_MOTIF_FILE", "InputError", "MotifSet", "PluginError",
     "PreparedData", "WtkoError", "atomic_dir", "atomic_path", "attribute", "attribution_method", "batch_args",
     "batches", "build_model", "check_input", "check_target", "consensus", "decode", "export", "exporter",
-    "find_motif", "get_registry", "load_model", "load_motifs", "load_prepared", "model_on", "motif_finder",
+    "find_by_class", "find_motif", "get_registry", "load_model", "load_motifs", "load_prepared", "model_on", "motif_finder",
     "one_hot", "read", "reader", "resolve_device", "reverse_complement", "reverse_complement_onehot",
     "window_to_genome", "write_text",
 ]

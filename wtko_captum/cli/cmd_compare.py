@@ -19,7 +19,16 @@ outputs (in -o DIR):
                   only), positional_agreement, each side's class and JASPAR matches
   jaspar.tsv      top 3 JASPAR matches of every pattern and cluster
   heatmap.png     -log10 p, patterns x clusters
-  summary.md      which motifs both methods find, which only one, and their classes
+  summary.md      which motifs both methods find, which only one, and their classes (a
+                  motif is "enriched in" a class only where Fisher's exact test says so,
+                  Benjamini-Hochberg q < --q over the motifs of its side)
+
+per class: when both directories hold per-class runs (by_class/<class>/, written by `wtko
+kmers` and `wtko modisco` when the sequences belong to several classes), each class is
+compared on its own into OUT/by_class/<class>/, and summary.md adds each class's primary
+motif on both sides, the pairs, and the usage warnings of either side (e.g. "the model
+separates WT from KO by the presence or absence of MOTIF; no KO motif was learned: train with
+--background").
 
 example:
   wtko compare modisco/ motifs/ -o compare/
@@ -45,4 +54,6 @@ def run(args) -> int:
     res = compare(args.modisco, args.kmers, args.out, motif_db=args.motif_db, q=args.q)
     logging.getLogger("wtko_captum").info("%s\nwrote %s", res.summary,
                                           ", ".join(str(p) for p in res.paths.values()))
+    for w in res.warnings:
+        print(f"warning: {w}")
     return 0

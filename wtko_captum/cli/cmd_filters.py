@@ -18,6 +18,14 @@ Outputs in OUT/:
                   jaspar_matches
   matches.tsv     the reciprocal Tomtom matches between runs
 
+Per class (--no-by-class turns it off): for each filter of the first run, the sequences of
+each class holding a site (filters.tsv: seqs_<class>, frac_<class>) and the class it is
+enriched in (Fisher's exact test, Benjamini-Hochberg q < 0.05; enriched_in). Each class's
+filters, ranked by its sequences with a site (primary = the largest), with JASPAR matches and
+the usage check (the filter motif inserted into shuffled sequences: whose log-odds rise) go to
+classes.tsv, classes.meme, usage.tsv and classes.md, with a warning when one class has no
+filter the model responds to.
+
 example:
   wtko filters model/ data/ -o filters/
   wtko filters model/ data/ -o filters/ --split test --threshold 0.6 --min-runs 3
@@ -26,7 +34,7 @@ example:
 
 def add_arguments(p):
     from wtko_captum.cli.options import (add_batch_size, add_device, add_motif_db, add_out, add_seed,
-                                         positive_int, pvalue, probability)
+                                         positive_float, positive_int, pvalue, probability)
 
     p.add_argument("model", help="training output directory (model.pt, seed_*/model.pt) or a model.pt")
     p.add_argument("data", help="prepared-data directory (wtko prepare output)")
@@ -42,6 +50,10 @@ def add_arguments(p):
     add_device(p)
     add_batch_size(p, 256)
     add_seed(p)
+    p.add_argument("--no-by-class", dest="by_class", action="store_false",
+                   help="skip the per-class report (classes.tsv, classes.md)")
+    p.add_argument("--min-effect", type=positive_float, default=0.5,
+                   help="change of a class's log-odds that makes an inserted filter motif used for it (default: 0.5)")
 
 
 def run(args) -> int:
@@ -53,7 +65,7 @@ def run(args) -> int:
     res = find_filter_motifs(args.model, args.out, data=args.data, split=args.split, threshold=args.threshold,
                              min_runs=args.min_runs, q_threshold=args.q, batch_size=args.batch_size,
                              device=args.device, motif_db=args.motif_db, max_sequences=args.max_sequences,
-                             seed=args.seed)
+                             by_class=args.by_class, min_effect=args.min_effect, seed=args.seed)
     log.info("%d runs, %d filters -> %s/filters.meme", len(res["runs"]), len(res["table"]), args.out)
     rec = res["recurring"]
     if len(rec):
@@ -62,4 +74,9 @@ def run(args) -> int:
                      r["jaspar_matches"].split(";")[0] or "no JASPAR match")
     elif len(res["runs"]) > 1:
         log.info("no motif recurs in >= %d runs", args.min_runs)
+    if res.get("classes") is not None and not args.quiet:
+        from wtko_captum.motifs.classes import report
+
+        print(report(res["classes"]))
+        print(f"per-class filters: {args.out}/classes.md, classes.tsv")
     return 0

@@ -9,6 +9,10 @@ each takes either attributions (any file or directory an attribution reader clai
 trained model (then give the prepared data with --data where the finder needs sequences).
 
 The finder's own options come after its INPUT: `wtko motifs --finder NAME --help` lists them.
+A finder of attributions that names its motif file also runs on each class's sequences alone
+(--by-class; the default when the sequences belong to two or more classes), into
+OUT/by_class/<class>/, and OUT/classes.md lists each class's primary and secondary motifs
+with a usage check (see `wtko kmers --help`).
 The commands `wtko kmers`, `wtko filters` and `wtko modisco` are the same finders with
 hand-written options.
 
@@ -23,12 +27,13 @@ ACCEPTS_EXTRA = True  # the finder's options are parsed once the finder is known
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import add_out
+    from wtko_captum.cli.options import add_by_class, add_out
 
     p.add_argument("-h", "--help", action="store_true", help="show this help (with --finder: its options)")
     p.add_argument("--finder", help="the motif finder (see `wtko plugins --kind motif_finders`)")
     p.add_argument("input", nargs="?", help="attributions, or a model for finders that take one")
     add_out(p, "output directory", required=False)
+    add_by_class(p)
 
 
 def finder_parser(name: str, finder):
@@ -69,8 +74,19 @@ def run(args) -> int:
     if args.input is None or args.out is None:
         raise InputError("give the finder's INPUT and -o/--out DIR")
     source = read(args.input, kind="attributions") if info.input == "attributions" else args.input
-    result = finder(source, args.out, **{n: getattr(opts, n) for n in names})
+    options = {n: getattr(opts, n) for n in names}
+    result = finder(source, args.out, **options)
     paths = result.get("paths") if isinstance(result, dict) else getattr(result, "paths", None)
     logging.getLogger("wtko_captum").info("%s: wrote %s%s", args.finder, args.out,
                                           f" ({len(paths)} files)" if paths else "")
+    from wtko_captum.motifs.classes import find_by_class, n_conditions, report
+
+    wanted = args.by_class if args.by_class is not None else (
+        info.input == "attributions" and bool(info.motifs) and n_conditions(source) >= 2)
+    if wanted:
+        from wtko_captum.cli.options import by_class_options
+
+        res = find_by_class(args.finder, source, args.out, **by_class_options(args), **options)
+        if not args.quiet:
+            print(report(res))
     return 0

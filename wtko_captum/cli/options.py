@@ -131,6 +131,26 @@ def add_split(p, default: str = "test", choices=("train", "val", "test", "all"))
                    help=f"which split of the prepared data (default: {default})")
 
 
+def add_by_class(p):
+    """Per-class discovery (:func:`wtko_captum.motifs.classes.find_by_class`) and its usage
+    check, for the commands that find motifs in attributions."""
+    g = p.add_argument_group("per-class motifs (each condition's sequences on their own)")
+    g.add_argument("--by-class", dest="by_class", action=argparse.BooleanOptionalAction, default=None,
+                   help="also find each class's motifs in OUT/by_class/<class>/ with a summary in OUT/classes.md "
+                        "(default: when the attributions hold two or more classes)")
+    g.add_argument("--checkpoint", default=None, metavar="MODEL.pt",
+                   help="model for the usage check (default: the checkpoint the attributions were made with)")
+    g.add_argument("--no-usage-check", dest="usage_check", action="store_false",
+                   help="do not insert the motifs into shuffled sequences to see which the model uses")
+    g.add_argument("--min-effect", type=positive_float, default=0.5,
+                   help="change of a class's log-odds that makes a motif 'used' for it (default: 0.5)")
+
+
+def by_class_options(args) -> dict:
+    """The keyword arguments :func:`add_by_class` collected, for ``find_by_class``."""
+    return {"model": args.checkpoint, "usage": args.usage_check, "min_effect": args.min_effect}
+
+
 def split_list(text: str | None) -> list[str]:
     """'a,b, c' -> ['a', 'b', 'c']; None or '' -> []."""
     return [t.strip() for t in (text or "").split(",") if t.strip()]

@@ -6,7 +6,9 @@ drown in the dominant one's. :func:`find_by_class` runs a registered motif finde
 ``modisco`` or a plugin's) on the sequences of each condition separately, ranks each
 condition's motifs by their number of sites (the largest is the primary motif, the others
 secondary), matches them to the motif database (Tomtom), and checks with
-:mod:`wtko_captum.motifs.usage` which of them the model responds to. When a condition has no
+:mod:`wtko_captum.motifs.usage` which of them the model responds to; a motif whose insertion
+lowers its own class's log-odds is ranked ``against`` (evidence against the class, such as a
+fragment of the other class's motif), never primary. When a condition has no
 motif the model responds to, the summary says so: the model then recognises it only by the
 absence of the other condition's motif, and pooled or per-class motifs alike are the other
 condition's.
@@ -19,7 +21,7 @@ evidence for their class against the other.
 Output (under ``out``)::
 
     by_class/<class>/    the finder's own outputs for that class's sequences
-    classes.tsv          one row per motif: class, rank (primary / secondary), motif id
+    classes.tsv          one row per motif: class, rank (primary / secondary / against), motif id
                          ``<class>.<id>``, consensus, sites, share of the class's sites,
                          best database match (Tomtom q), and with the usage check the effect
                          of inserting it on each class's log-odds and the classes it is used for
@@ -66,8 +68,13 @@ class ClassMotifs:
         return (self.verdict or {}).get("warning")
 
     def motifs_of(self, cls: str) -> pd.DataFrame:
-        """The rows of one class, primary first."""
+        """The rows of one class: primary, secondary (by size), then those against it."""
         return self.table[self.table["class"] == cls].reset_index(drop=True)
+
+    def primary(self, cls: str) -> pd.Series | None:
+        """The primary motif of one class (None when it has none)."""
+        sub = self.table[(self.table["class"] == cls) & (self.table["rank"] == "primary")]
+        return sub.iloc[0] if len(sub) else None
 
 
 def row_classes(attrset) -> np.ndarray:
@@ -167,22 +174,22 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
     -------
     ClassMotifs
     """
-    from wtko_captum.core.atomic import path_component, write_text
-    from wtko_captum.core.export import export
+    from wtko_captum.core.atomic import path_component
     from wtko_captum.core.motif_db import motif_field
     from wtko_captum.core.readers import read
     from wtko_captum.core.sequence import consensus
-    from wtko_captum.motifs.usage import MIN_EFFECT
 
-    min_effect = MIN_EFFECT if min_effect is None else float(min_effect)
     func, info = _finder(finder)
     attrset = read(attributions, kind="attributions")
     subsets = condition_subsets(attrset)
     if not subsets:
         raise InputError("the attributions name no condition class for their sequences (no class or label "
                          "column), so they cannot be split by class")
-    if "seed" in inspect.signature(func).parameters:
+    params = inspect.signature(func).parameters
+    if "seed" in params:
         options = {"seed": seed, **options}
+    if "motif_db" in params and motif_db is not None:
+        options = {"motif_db": motif_db, **options}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, motifs, nsites, sequences = [], {}, {}, {}
@@ -209,17 +216,45 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
                          "consensus": cons, "nsites": int(sites.get(key, 0)),
                          "share": round(sites.get(key, 0) / total, 4)})
     table = pd.DataFrame(rows, columns=CLASS_COLUMNS[:7])
-    table = _with_matches(table, motifs, motif_db)
-    result = ClassMotifs(table, sequences=sequences)
+    model_ = None
     if usage and motifs:
         model_ = _load_model(model, attrset)
         if model_ is None:
-            log.info("usage check skipped: the model %r is not at hand (give model=... / --model)",
+            log.info("usage check skipped: the model %r is not at hand (give model=... / --checkpoint)",
                      attrset.extra.get("model"))
-        else:
-            result.usage, result.verdict = _usage(model_, attrset, table, motifs, min_effect, n_background, seed,
-                                                  device, batch_size)
-            table = result.table = _with_usage(table, result.usage, result.verdict)
+    return summarise_classes(table, motifs, nsites, out, sequences=sequences, model=model_, X=attrset.X,
+                             class_names=attrset.class_names, motif_db=motif_db, min_effect=min_effect,
+                             n_background=n_background, seed=seed, device=device, batch_size=batch_size,
+                             header={"finder": getattr(finder, "__name__", finder), "method": attrset.method,
+                                     "target": attrset.target})
+
+
+def summarise_classes(table: pd.DataFrame, motifs: dict, nsites: dict, out, *, sequences: dict, model=None,
+                      X=None, class_names=(), motif_db=None, min_effect: float | None = None,
+                      n_background: int = 200, seed: int = 0, device="auto", batch_size: int = 128,
+                      header: dict | None = None) -> ClassMotifs:
+    """Match each class's motifs to the database, check which the model uses, and write the
+    summary files (classes.tsv, classes.meme, usage.tsv, classes.json, classes.md) in ``out``.
+
+    ``table``: one row per motif with class, rank, motif (``<class>.<id>``), key, consensus,
+    nsites, share, classes' motifs ranked by size within each class; ``motifs`` / ``nsites``:
+    ``{"<class>.<id> CONSENSUS": (4, W)}`` and their site counts; ``sequences``: sequences per
+    class; ``model`` (None: no usage check) and ``X`` ``(N, 4, L)``, the sequences whose
+    dinucleotide shuffles the motifs are inserted into.
+    """
+    from wtko_captum.core.atomic import write_text
+    from wtko_captum.core.export import export
+    from wtko_captum.motifs.usage import MIN_EFFECT
+
+    min_effect = MIN_EFFECT if min_effect is None else float(min_effect)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = _with_matches(table.reset_index(drop=True), motifs, motif_db)
+    result = ClassMotifs(table, sequences=dict(sequences))
+    if model is not None and motifs:
+        result.usage, result.verdict = _usage(model, X, class_names, table, motifs, min_effect, n_background, seed,
+                                              device, batch_size)
+        table = result.table = _with_usage(table, result.usage, result.verdict)
     paths = {"classes.tsv": write_text(out / "classes.tsv", table.to_csv(sep="\t", index=False,
                                                                         float_format="%.4g"))}
     if motifs:
@@ -227,7 +262,7 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
     if result.usage is not None:
         paths["usage.tsv"] = write_text(out / "usage.tsv", result.usage.to_csv(sep="\t", index=False,
                                                                               float_format="%.4g"))
-    summary = class_summary(result, finder=getattr(finder, "__name__", finder), attrset=attrset)
+    summary = class_summary(result, **(header or {}))
     paths["classes.json"] = write_text(out / "classes.json", json.dumps(summary, indent=2, default=str) + "\n")
     paths["classes.md"] = write_text(out / "classes.md", summary_markdown(summary))
     result.paths = paths
@@ -258,12 +293,12 @@ def display_name(row) -> str:
     return f"{row['consensus']} ({name})" if name and pd.notna(q) and q < 0.05 else str(row["consensus"])
 
 
-def _usage(model, attrset, table, motifs, min_effect, n_background, seed, device, batch_size):
+def _usage(model, X, class_names, table, motifs, min_effect, n_background, seed, device, batch_size):
     from wtko_captum.core.targets import class_names_of, has_background
     from wtko_captum.motifs.usage import motif_usage, shuffled_backgrounds, usage_verdict
 
-    names = class_names_of(model) or [str(c) for c in attrset.class_names]
-    backgrounds = shuffled_backgrounds(attrset.X, n_background, seed)
+    names = class_names_of(model) or [str(c) for c in class_names]
+    backgrounds = shuffled_backgrounds(X, n_background, seed)
     by_id = {k.split()[0]: v for k, v in motifs.items()}
     usage = motif_usage(model, by_id, backgrounds, names, batch_size=batch_size, device=device)
     labels = {r["motif"]: display_name(r) for _, r in table.iterrows()}
@@ -275,24 +310,39 @@ def _usage(model, attrset, table, motifs, min_effect, n_background, seed, device
 
 
 def _with_usage(table: pd.DataFrame, usage: pd.DataFrame, verdict: dict) -> pd.DataFrame:
+    """Add the usage effects; a motif whose insertion lowers its own class's log-odds by the
+    verdict's ``min_effect`` or more is evidence *against* that class (a fragment of another
+    class's motif, a negative modisco pattern): rank ``against``, never the primary motif."""
     effects = usage.set_index("motif")[[c for c in usage.columns if c.startswith("effect_")]]
     table = table.merge(effects, left_on="motif", right_index=True, how="left")
     used = {m: [c for c, ms in verdict["used"].items() if m in ms] for m in table["motif"]}
     table["used_for"] = [",".join(used[m]) for m in table["motif"]]
-    return table
+    own = np.array([r.get(f"effect_{r['class']}", np.nan) for _, r in table.iterrows()], dtype=float)
+    against = own <= -verdict["min_effect"]
+    parts = []
+    for cls in dict.fromkeys(table["class"]):
+        m = (table["class"] == cls).to_numpy()
+        keep, bad = table[m & ~against].copy(), table[m & against].copy()
+        keep["rank"] = ["primary" if i == 0 else "secondary" for i in range(len(keep))]
+        bad["rank"] = "against"
+        parts += [keep, bad]
+    return pd.concat(parts, ignore_index=True) if parts else table
 
 
-def class_summary(result: ClassMotifs, *, finder: str = "", attrset=None) -> dict:
+def class_summary(result: ClassMotifs, *, finder: str = "", method=None, target=None) -> dict:
     """The per-class summary as data (what classes.json holds)."""
     classes = {}
     for cls, n in result.sequences.items():
         sub = result.motifs_of(cls)
         rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
                 for r in sub.to_dict("records")]
-        classes[cls] = {"n_sequences": int(n), "primary": rows[0] if rows else None, "secondary": rows[1:]}
+        classes[cls] = {"n_sequences": int(n),
+                        "primary": next((r for r in rows if r["rank"] == "primary"), None),
+                        "secondary": [r for r in rows if r["rank"] == "secondary"],
+                        "against": [r for r in rows if r["rank"] == "against"]}
     out = {"finder": finder, "classes": classes, "warning": result.warning}
-    if attrset is not None:
-        out.update(method=attrset.method, target=attrset.target)
+    if method is not None:
+        out.update(method=method, target=target)
     if result.verdict is not None:
         out["usage"] = {k: v for k, v in result.verdict.items() if k != "warning"}
     return out
@@ -309,9 +359,9 @@ def summary_markdown(summary: dict) -> str:
     for cls, c in summary["classes"].items():
         lines += [f"## {cls} ({c['n_sequences']} sequences)", ""]
         if c["primary"] is None:
-            lines += ["(no motif found)", ""]
-            continue
-        for r in [c["primary"]] + c["secondary"]:
+            lines += ["(no motif found)" if not c["against"] else
+                      "(no motif for this class: every motif found lowers its log-odds when inserted)"]
+        for r in ([c["primary"]] if c["primary"] else []) + c["secondary"] + c["against"]:
             match = (f"{r['jaspar_name']} ({r['jaspar_id']}, q={r['jaspar_q']:.2g})"
                      if r.get("jaspar_q") is not None and r["jaspar_q"] < 0.05 else "no database match (q < 0.05)")
             effect = ""
@@ -334,4 +384,30 @@ def summary_markdown(summary: dict) -> str:
         lines.append("")
     else:
         lines += ["(usage check not run: no model)", ""]
+    return "\n".join(lines)
+
+
+def n_conditions(attributions) -> int:
+    """How many condition classes an attribution set's sequences belong to."""
+    from wtko_captum.core.readers import read
+
+    classes = row_classes(read(attributions, kind="attributions"))
+    return len({c for c in classes.tolist() if c and c != BACKGROUND})
+
+
+def report(result: ClassMotifs) -> str:
+    """A few lines for the terminal: each class's primary and secondary motifs, then the warning."""
+    lines = []
+    for cls, n in result.sequences.items():
+        sub = result.motifs_of(cls)
+        ranked = sub[sub["rank"] != "against"]
+        if not len(ranked):
+            lines.append(f"{cls} ({n} sequences): no motif" + (f" ({len(sub)} found, all against {cls})"
+                                                               if len(sub) else ""))
+            continue
+        parts = [f"{r['motif']} {display_name(r)} [{r['rank']}, {r['nsites']} sites]" for _, r in ranked.head(3).iterrows()]
+        more = f" (+{len(ranked) - 3} more)" if len(ranked) > 3 else ""
+        lines.append(f"{cls} ({n} sequences): " + "; ".join(parts) + more)
+    if result.warning:
+        lines.append(f"warning: {result.warning}")
     return "\n".join(lines)

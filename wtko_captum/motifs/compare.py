@@ -42,6 +42,8 @@ class CompareResult:
     jaspar: pd.DataFrame
     summary: str = ""
     paths: dict = field(default_factory=dict)
+    by_class: dict = field(default_factory=dict)  # {class: CompareResult} of the by_class/ directories
+    warnings: list = field(default_factory=list)  # the per-class usage warnings of either side
 
 
 def _need(path: Path, what: str) -> Path:
@@ -68,7 +70,8 @@ def load_kmers_dir(path) -> dict:
 
     path = Path(path)
     motifs = load_motifs(_need(path / "clusters.meme", "run `wtko kmers` first"))
-    table = pd.read_csv(_need(path / "clusters.tsv", "wtko kmers output"), sep="\t")
+    table = pd.read_csv(_need(path / "clusters.tsv", "wtko kmers output"), sep="\t",
+                        dtype={"enriched_in": str})
     kmers = None
     if (path / "kmers.tsv").is_file():
         kmers = pd.read_csv(path / "kmers.tsv", sep="\t", dtype={"chrom": str})
@@ -162,8 +165,8 @@ def positional_agreement(kmers: pd.DataFrame | None, seqlets: pd.DataFrame, clus
 
 
 def class_of(n1: int, n0: int, total1: int, total0: int, class_names) -> tuple[str, float]:
-    """The class a motif's instances are enriched in (vs all instances of its side) and the
-    two-sided Fisher p-value."""
+    """The class a motif's instances lean to (vs all instances of its side) and the two-sided
+    Fisher p-value. Only a significant lean is an enrichment: see :func:`enrichment_labels`."""
     from scipy.stats import fisher_exact
 
     if n1 + n0 == 0:
@@ -173,12 +176,41 @@ def class_of(n1: int, n0: int, total1: int, total0: int, class_names) -> tuple[s
     return (class_names[1] if frac > base else class_names[0] if frac < base else "-"), p
 
 
+def _class_label(value, class_names) -> str:
+    """A clusters.tsv ``enriched_in`` value as a class name (``"-"`` when empty); a label
+    number (clusters made without class names) becomes the name of that label."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() in ("", "nan"):
+        return "-"
+    text = str(value).strip()
+    if text.isdigit() and int(text) < len(class_names):
+        return str(class_names[int(text)])
+    return text
+
+
+def enrichment_labels(counts: dict, class_names, alpha: float = 0.05) -> dict:
+    """``{motif: class}`` for motifs whose instances are enriched in a class at Benjamini-
+    Hochberg q < ``alpha`` over all motifs of one side, ``"-"`` for the rest.
+
+    ``counts``: ``{motif: (n in class 1, n in class 0)}``; each motif is tested against all
+    instances of the side (:func:`class_of`).
+    """
+    from wtko_captum.motifs.tomtom import benjamini_hochberg
+
+    names = list(counts)
+    tot1 = sum(max(a, 0) for a, _ in counts.values())
+    tot0 = sum(max(b, 0) for _, b in counts.values())
+    leans = [class_of(max(a, 0), max(b, 0), tot1, tot0, class_names) for a, b in counts.values()]
+    q = benjamini_hochberg([p for _, p in leans]) if leans else []
+    return {m: (lean if qv < alpha else "-") for m, (lean, _), qv in zip(names, leans, q)}
+
+
 def _class_names(pattern_table: pd.DataFrame) -> list[str]:
     cols = [c.removeprefix("seqlets_in_") for c in pattern_table.columns if c.startswith("seqlets_in_")]
     return cols if len(cols) == 2 else ["0", "1"]
 
 
-def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05) -> CompareResult:
+def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05,
+            by_class: bool = True) -> CompareResult:
     """Compare modisco patterns with k-mer clusters; write TSVs, a heatmap and a summary.
 
     Parameters
@@ -192,6 +224,10 @@ def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05)
         Database used as Tomtom background and for the JASPAR matches (default bundled JASPAR).
     q : float
         q-value a pair (and a JASPAR match) needs.
+    by_class : bool
+        When both directories hold per-class runs (``by_class/<class>/``, from ``--by-class``),
+        also compare them class by class (``out/by_class/<class>/``) and add each class's
+        primary motifs, the pairs and the usage warnings to summary.md.
 
     Returns
     -------
@@ -209,23 +245,18 @@ def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05)
     pairs = best_pairs(sim, q)
     classes = _class_names(mod["table"])
 
-    # class enrichment of each motif against all instances of its side
+    # class enrichment of each motif against all instances of its side: labelled only where
+    # Fisher's test is significant after Benjamini-Hochberg over the side's motifs
     pt = mod["table"].set_index("pattern")
     ct = km["table"].assign(cluster_id=lambda t: "cluster" + t["cluster"].astype(str)).set_index("cluster_id")
     c0, c1 = f"seqlets_in_{classes[0]}", f"seqlets_in_{classes[1]}"
-    p_tot1, p_tot0 = int(pt[c1].sum()) if c1 in pt else 0, int(pt[c0].sum()) if c0 in pt else 0
-    k_tot1, k_tot0 = int(ct["n_label1"].clip(lower=0).sum()), int(ct["n_label0"].clip(lower=0).sum())
-
-    def pattern_class(name):
-        if name not in pt.index or c1 not in pt:
-            return "-", 1.0
-        return class_of(int(pt.loc[name, c1]), int(pt.loc[name, c0]), p_tot1, p_tot0, classes)
-
-    def cluster_class(name):
-        if name not in ct.index:
-            return "-", 1.0
-        return class_of(max(int(ct.loc[name, "n_label1"]), 0), max(int(ct.loc[name, "n_label0"]), 0),
-                        k_tot1, k_tot0, classes)
+    p_labels = enrichment_labels({name: (int(r[c1]), int(r[c0])) for name, r in pt.iterrows()}, classes, q) \
+        if c1 in pt and c0 in pt else {}
+    if "enriched_in" in ct:  # wtko kmers already tested every cluster x class (cluster.class_composition)
+        k_labels = {name: _class_label(v, classes) for name, v in ct["enriched_in"].items()}
+    else:
+        k_labels = enrichment_labels({name: (int(r["n_label1"]), int(r["n_label0"])) for name, r in ct.iterrows()},
+                                     classes, q)
 
     jaspar_rows = []
     for side, table in (("pattern", pj), ("cluster", cj)):
@@ -245,35 +276,107 @@ def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05)
         frac, n = positional_agreement(km["kmers"], mod["seqlets"], r["cluster"], r["pattern"])
         rows.append({"pattern": r["pattern"], "cluster": r["cluster"], "p": r["p"], "q": r["q"],
                      "offset": r["offset_pc"], "strand": r["strand_pc"], "positional_agreement": frac,
-                     "n_kmers": n, "pattern_class": pattern_class(r["pattern"])[0],
-                     "cluster_class": cluster_class(r["cluster"])[0],
+                     "n_kmers": n, "pattern_class": p_labels.get(r["pattern"], "-"),
+                     "cluster_class": k_labels.get(r["cluster"], "-"),
                      "pattern_jaspar": top_jaspar("pattern", r["pattern"]),
                      "cluster_jaspar": top_jaspar("cluster", r["cluster"]), "found_by": "both"})
     paired_p, paired_c = set(pairs["pattern"]), set(pairs["cluster"])
     for name in (_short(k) for k in mod["motifs"]):
         if name not in paired_p:
-            rows.append({"pattern": name, "cluster": "", "pattern_class": pattern_class(name)[0],
+            rows.append({"pattern": name, "cluster": "", "pattern_class": p_labels.get(name, "-"),
                          "pattern_jaspar": top_jaspar("pattern", name), "found_by": "modisco only"})
     for name in (_short(k) for k in km["motifs"]):
         if name not in paired_c:
-            rows.append({"pattern": "", "cluster": name, "cluster_class": cluster_class(name)[0],
+            rows.append({"pattern": "", "cluster": name, "cluster_class": k_labels.get(name, "-"),
                          "cluster_jaspar": top_jaspar("cluster", name), "found_by": "k-mer clusters only"})
     pair_table = pd.DataFrame(rows, columns=["pattern", "cluster", "p", "q", "offset", "strand",
                                              "positional_agreement", "n_kmers", "pattern_class",
                                              "cluster_class", "pattern_jaspar", "cluster_jaspar", "found_by"])
     summary = summary_markdown(pair_table, q)
     result = CompareResult(sim, pair_table, jaspar, summary)
+    if by_class:
+        result.by_class, result.warnings = _compare_by_class(Path(modisco_dir), Path(kmers_dir), db, q)
+        if result.by_class or result.warnings:
+            result.summary = summary = summary + by_class_markdown(result, Path(modisco_dir), Path(kmers_dir), q)
     if out is not None:
         out = Path(out)
         with atomic_dir(out) as tmp:
-            sim.to_csv(tmp / "similarity.tsv", sep="\t", index=False, float_format="%.6g")
-            pair_table.to_csv(tmp / "pairs.tsv", sep="\t", index=False, float_format="%.6g")
-            jaspar.to_csv(tmp / "jaspar.tsv", sep="\t", index=False, float_format="%.6g")
-            plot_heatmap(sim, tmp / "heatmap.png")
-            (tmp / "summary.md").write_text(summary)
+            _write(result, tmp)
+            for cls, sub in result.by_class.items():
+                _write(sub, tmp / "by_class" / cls)
         result.paths = {n: out / n for n in ("similarity.tsv", "pairs.tsv", "jaspar.tsv", "heatmap.png",
                                              "summary.md")}
     return result
+
+
+def _write(result: CompareResult, where: Path) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    result.similarity.to_csv(where / "similarity.tsv", sep="\t", index=False, float_format="%.6g")
+    result.pairs.to_csv(where / "pairs.tsv", sep="\t", index=False, float_format="%.6g")
+    result.jaspar.to_csv(where / "jaspar.tsv", sep="\t", index=False, float_format="%.6g")
+    plot_heatmap(result.similarity, where / "heatmap.png")
+    (where / "summary.md").write_text(result.summary)
+
+
+def _class_dirs(path: Path) -> dict:
+    """``{class: directory}`` of a motif directory's per-class runs (``by_class/<class>/``)."""
+    root = path / "by_class"
+    return {p.name: p for p in sorted(root.iterdir()) if p.is_dir()} if root.is_dir() else {}
+
+
+def _class_summary(path: Path) -> dict:
+    """The per-class summary (classes.json) of a motif directory, ``{}`` when there is none."""
+    import json
+
+    f = path / "classes.json"
+    return json.loads(f.read_text()) if f.is_file() else {}
+
+
+def _compare_by_class(modisco_dir: Path, kmers_dir: Path, db, q: float) -> tuple[dict, list]:
+    """Compare the per-class runs of both sides, class by class, and collect their warnings."""
+    out = {}
+    m, k = _class_dirs(modisco_dir), _class_dirs(kmers_dir)
+    for cls in [c for c in m if c in k]:
+        try:
+            out[cls] = compare(m[cls], k[cls], None, motif_db=db, q=q, by_class=False)
+        except InputError as exc:  # a class where one side found no motif
+            log.info("compare: no per-class comparison for %s (%s)", cls, exc)
+    warnings = []
+    for side, path in (("k-mer clusters", kmers_dir), ("modisco", modisco_dir)):
+        w = _class_summary(path).get("warning")
+        if w and w not in warnings:
+            warnings.append(w)
+    return out, warnings
+
+
+def by_class_markdown(result: CompareResult, modisco_dir: Path, kmers_dir: Path, q: float) -> str:
+    """The per-class part of summary.md: each class's primary motif on both sides and the pairs."""
+    lines = ["", "# Per class", ""]
+    for w in result.warnings:
+        lines += [f"**Warning: {w}.**", ""]
+    sides = {"k-mer clusters": _class_summary(kmers_dir), "modisco": _class_summary(modisco_dir)}
+    classes = list(dict.fromkeys([c for s in sides.values() for c in s.get("classes", {})]))
+    for cls in classes:
+        lines += [f"## {cls}", ""]
+        for side, summ in sides.items():
+            c = summ.get("classes", {}).get(cls)
+            if c is None:
+                continue
+            p = c.get("primary")
+            if p is None:
+                lines.append(f"- {side}: no motif")
+                continue
+            match = p["jaspar_name"] if p.get("jaspar_q") is not None and p["jaspar_q"] < q else "no database match"
+            lines.append(f"- {side}: primary {p['motif']} `{p['consensus']}` ({p['nsites']} sites; {match}); "
+                         f"{len(c.get('secondary', []))} secondary")
+        sub = result.by_class.get(cls)
+        if sub is not None:
+            both = sub.pairs[sub.pairs["found_by"] == "both"]
+            pairs = ", ".join(f"{r['pattern']} / {r['cluster']} ({r['pattern_jaspar'] if r['pattern_jaspar'] != '-' else r['cluster_jaspar']})"
+                              for _, r in both.iterrows())
+            lines.append(f"- found by both: {pairs or 'none'} (by_class/{cls}/summary.md)")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def plot_heatmap(sim: pd.DataFrame, path) -> Path:
@@ -299,6 +402,10 @@ def plot_heatmap(sim: pd.DataFrame, path) -> Path:
     return _save(fig, path)
 
 
+def _enriched(cls) -> str:
+    return f"enriched in {cls}" if isinstance(cls, str) and cls not in ("", "-") else "in no class significantly"
+
+
 def summary_markdown(pairs: pd.DataFrame, q: float = 0.05) -> str:
     """Which motifs both methods find, which only one finds, and their classes."""
     lines = ["# TF-MoDISco patterns vs saliency k-mer clusters", ""]
@@ -318,6 +425,7 @@ def summary_markdown(pairs: pd.DataFrame, q: float = 0.05) -> str:
                                  ("k-mer clusters only", "cluster", "cluster_class", "cluster_jaspar")):
         sub = pairs[pairs["found_by"] == label]
         lines += ["", f"## Found by {label} ({len(sub)})", ""]
-        lines += [f"- {r[col]}: enriched in {r[cls]}; JASPAR (q <= {q:g}): {r[jas]}" for _, r in sub.iterrows()] or ["(none)"]
+        lines += [f"- {r[col]}: {_enriched(r[cls])}; JASPAR (q <= {q:g}): {r[jas]}" for _, r in sub.iterrows()] \
+            or ["(none)"]
     lines.append("")
     return "\n".join(lines)

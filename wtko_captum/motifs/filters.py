@@ -36,7 +36,8 @@ class FilterMotifs:
     """Filter motifs of one checkpoint.
 
     ``weights`` ``(F, 4, w)``; ``consensus`` the argmax strings; ``counts`` ``(F, 4, w)`` stacked
-    activating subsequences; ``n_sites`` ``(F,)``; ``max_activation`` ``(F,)``.
+    activating subsequences; ``n_sites`` ``(F,)``; ``max_activation`` ``(F,)``; ``present``
+    ``(N, F)``: which sequences hold a site of each filter.
     """
 
     run: str
@@ -45,6 +46,7 @@ class FilterMotifs:
     counts: np.ndarray
     n_sites: np.ndarray
     max_activation: np.ndarray
+    present: np.ndarray | None = None  # (N, F) bool: the sequence has at least one site of the filter
 
     def motifs(self) -> dict[str, np.ndarray]:
         """``{"<run>_f<j> CONSENSUS": (4, w) probabilities}`` of filters with at least one site."""
@@ -119,16 +121,63 @@ def filter_motifs_one(model, X: np.ndarray, *, threshold: float = 0.5, batch_siz
             max_act = np.maximum(max_act, act.amax(dim=(0, 2)).cpu().numpy())
         counts = np.zeros((n_f, 4, w))
         n_sites = np.zeros(n_f, dtype=np.int64)
+        present = []
         cut = torch.as_tensor(threshold * np.maximum(max_act, 0), dtype=torch.float32, device=device)
         for xb, act in batches():
             mask = ((act > cut[None, :, None]) & (act > 0)).float()  # (B, F, L')
             n_sites += mask.sum(dim=(0, 2)).long().cpu().numpy()
+            present.append((mask.amax(dim=2) > 0).cpu().numpy())
             span = act.shape[-1]
             for o in range(w):  # column o of the filter sees input base j + o
                 counts[:, :, o] += torch.einsum("bfl,bcl->fc", mask, xb[:, :, o:o + span]).cpu().numpy()
     finally:
         model.to(old_device).train(was_training)
-    return FilterMotifs(run, weights, weight_consensus(weights), counts, n_sites, max_act)
+    present = np.concatenate(present) if present else np.zeros((0, n_f), dtype=bool)
+    return FilterMotifs(run, weights, weight_consensus(weights), counts, n_sites, max_act, present)
+
+
+def class_presence(present: np.ndarray, labels: np.ndarray, class_names, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Per filter: how many sequences of each class hold a site, and the class it is enriched in.
+
+    ``present`` ``(N, F)``, ``labels`` ``(N,)`` class indices. For filter ``j`` and class ``X``:
+    sequences of ``X`` with a site against the other sequences with one, Fisher's exact test
+    (two-sided), Benjamini-Hochberg over filters x classes; ``enriched_in`` is the class with
+    odds ratio > 1 and q < ``alpha`` (smallest q), empty when none.
+
+    Returns one row per filter: ``seqs_<class>`` (sequences with a site), ``frac_<class>``,
+    enriched_in, enrichment_or, enrichment_q.
+    """
+    from scipy.stats import fisher_exact
+
+    from wtko_captum.motifs.tomtom import benjamini_hochberg
+
+    names = [str(c) for c in class_names]
+    labels = np.asarray(labels)
+    n_class = {i: int((labels == i).sum()) for i in range(len(names))}
+    rows, tests = [], []
+    for j in range(present.shape[1]):
+        has = present[:, j]
+        row = {}
+        for i, name in enumerate(names):
+            a = int((has & (labels == i)).sum())
+            row[f"seqs_{name}"] = a
+            row[f"frac_{name}"] = round(a / n_class[i], 4) if n_class[i] else float("nan")
+            if n_class[i]:
+                b = n_class[i] - a
+                c = int(has.sum()) - a
+                d = len(labels) - n_class[i] - c
+                odds, p = fisher_exact([[a, b], [c, d]])
+                tests.append((j, name, float(odds), float(p)))
+        rows.append(row)
+    q = benjamini_hochberg([t[3] for t in tests]) if tests else []
+    best: dict[int, tuple] = {}
+    for (j, name, odds, _), qv in zip(tests, q):
+        if odds > 1 and qv < alpha and (j not in best or qv < best[j][2]):
+            best[j] = (name, odds, float(qv))
+    for j, row in enumerate(rows):
+        name, odds, qv = best.get(j, ("", float("nan"), float("nan")))
+        row.update(enriched_in=name, enrichment_or=odds, enrichment_q=qv)
+    return pd.DataFrame(rows)
 
 
 def recurring_motifs(runs: list[FilterMotifs], *, min_runs: int = 2, q_threshold: float = 0.05,
@@ -266,10 +315,11 @@ def filter_motifs(checkpoints, data, *, split: str = "all", threshold: float = 0
     if isinstance(checkpoints, (str, Path)):
         checkpoints = find_checkpoints(checkpoints)
     checkpoints = [Path(c) for c in checkpoints]
-    X = _sequences(data, split)
+    X, labels, class_names = _sequences(data, split)
     if max_sequences is not None and len(X) > max_sequences:
         pick = np.sort(np.random.default_rng(seed).choice(len(X), max_sequences, replace=False))
         X = X[pick]
+        labels = labels[pick] if labels is not None else None
     names = _run_names(checkpoints)
     runs = []
     for name, ckpt in zip(names, checkpoints):
@@ -285,12 +335,65 @@ def filter_motifs(checkpoints, data, *, split: str = "all", threshold: float = 0
                          "".join("ACGT"[i] for i in r.counts[j].argmax(axis=0)) if r.n_sites[j] else "",
                          "n_sites": int(r.n_sites[j]), "max_activation": float(r.max_activation[j]),
                          "ic": float(information_content(probs).sum()) if probs is not None else 0.0})
+    table = pd.DataFrame(rows)
+    if labels is not None and len(table):
+        table = pd.concat([table, pd.concat([class_presence(r.present, labels, class_names) for r in runs],
+                                            ignore_index=True)], axis=1)
     matches, recurring = recurring_motifs(runs, min_runs=min_runs, q_threshold=q_threshold, database=database) \
         if len(runs) > 1 else (pd.DataFrame(), pd.DataFrame())
     motifs = {k: v for r in runs for k, v in r.motifs().items()}
-    return {"runs": runs, "table": pd.DataFrame(rows), "matches": matches, "recurring": recurring,
+    return {"runs": runs, "table": table, "matches": matches, "recurring": recurring,
             "motifs": motifs, "nsites": {k: int(r.n_sites[int(k.split()[0].rsplit("_f", 1)[1])])
-                                         for r in runs for k in r.motifs()}}
+                                         for r in runs for k in r.motifs()},
+            "X": X, "labels": labels, "class_names": class_names, "checkpoints": checkpoints}
+
+
+def filter_classes(result: dict, out, *, model=None, motif_db=None, min_effect: float | None = None,
+                   seed: int = 0, device="cpu", batch_size: int = 256):
+    """Each class's filter motifs (those of the first run enriched in it, see
+    :func:`class_presence`), ranked by the class's sequences with a site (the largest is the
+    primary motif), with their database matches and the usage check: written as classes.tsv,
+    classes.meme, usage.tsv, classes.json and classes.md in ``out`` (see
+    :func:`wtko_captum.motifs.classes.summarise_classes`). ``None`` without class labels."""
+    from wtko_captum.core.dataset import BACKGROUND
+    from wtko_captum.motifs.classes import summarise_classes
+
+    if result.get("labels") is None or not len(result["table"]):
+        return None
+    run = result["runs"][0]
+    table = result["table"][result["table"]["run"] == run.run].reset_index(drop=True)
+    labels, names = result["labels"], [str(c) for c in result["class_names"]]
+    conditions = [c for c in names if c != BACKGROUND and (labels == names.index(c)).any()]
+    rows, motifs, nsites = [], {}, {}
+    own = run.motifs()
+    by_filter = {int(k.split()[0].rsplit("_f", 1)[1]): k for k in own}
+    for cls in conditions:
+        sub = table[(table["enriched_in"] == cls) & table["filter"].isin(list(by_filter))]
+        sub = sub.sort_values(f"seqs_{cls}", ascending=False, kind="stable")
+        total = int(sub[f"seqs_{cls}"].sum()) or 1
+        for r, (_, f) in enumerate(sub.iterrows()):
+            key = by_filter[int(f["filter"])]
+            mid = f"{cls}.{f['motif_id']}"
+            cons = f["activation_consensus"]
+            motifs[f"{mid} {cons}"] = own[key]
+            nsites[f"{mid} {cons}"] = int(f[f"seqs_{cls}"])
+            rows.append({"class": cls, "rank": "primary" if r == 0 else "secondary", "motif": mid, "key": key,
+                         "consensus": cons, "nsites": int(f[f"seqs_{cls}"]),
+                         "share": round(int(f[f"seqs_{cls}"]) / total, 4)})
+    from wtko_captum.motifs.classes import CLASS_COLUMNS
+
+    model_ = None
+    if motifs:
+        from wtko_captum.core.checkpoint import load_model
+
+        model_ = load_model(result["checkpoints"][0], device=device)
+    sequences = {c: int((labels == names.index(c)).sum()) for c in conditions}
+    return summarise_classes(pd.DataFrame(rows, columns=CLASS_COLUMNS[:7]), motifs, nsites, out,
+                             sequences=sequences, model=model_, X=result["X"], class_names=names,
+                             motif_db=motif_db, min_effect=min_effect, seed=seed, device=device,
+                             batch_size=batch_size,
+                             header={"finder": "filters", "method": f"first-layer filters of {run.run}",
+                                     "target": "sequences with a site, per class"})
 
 
 @motif_finder(input="model", motifs="filters.meme",
@@ -298,7 +401,8 @@ def filter_motifs(checkpoints, data, *, split: str = "all", threshold: float = 0
                           "matrices, recurring across seeded runs")
 def find_filter_motifs(model, out, *, data, split: str = "all", threshold: float = 0.5, min_runs: int = 2,
                        q_threshold: float = 0.05, motif_db=None, max_sequences: int | None = None,
-                       batch_size: int = 256, device: str = "auto", seed: int = 0) -> dict:
+                       by_class: bool = True, min_effect: float = 0.5, batch_size: int = 256,
+                       device: str = "auto", seed: int = 0) -> dict:
     """First-layer filter motifs of ``model`` written to ``out`` (the ``filters`` motif finder).
 
     Parameters
@@ -321,19 +425,33 @@ def find_filter_motifs(model, out, *, data, split: str = "all", threshold: float
         motif database for the JASPAR matches (default: bundled JASPAR 2020)
     max_sequences : int
         a seeded random subset of this many sequences (speed)
+    by_class : bool
+        report each class's filters (enriched in its sequences, Fisher) with the usage check
+    min_effect : float
+        change of a class's log-odds that makes an inserted filter motif used for it
     batch_size, device, seed
         as everywhere
 
     Returns
     -------
-    dict: the :func:`filter_motifs` result plus ``paths`` (the files written).
+    dict: the :func:`filter_motifs` result plus ``classes`` (the
+    :class:`~wtko_captum.motifs.classes.ClassMotifs` of :func:`filter_classes`, or None) and
+    ``paths`` (the files written).
     """
     from wtko_captum.core.device import resolve_device
 
+    dev = resolve_device(device)
     result = filter_motifs(model, data, split=split, threshold=threshold, min_runs=min_runs,
-                           q_threshold=q_threshold, batch_size=batch_size, device=resolve_device(device),
+                           q_threshold=q_threshold, batch_size=batch_size, device=dev,
                            database=motif_db, max_sequences=max_sequences, seed=seed)
-    return {**result, "paths": write_filters(result, out)}
+    paths = write_filters(result, out)
+    classes = None
+    if by_class:
+        classes = filter_classes(result, out, motif_db=motif_db, min_effect=min_effect, seed=seed, device=dev,
+                                 batch_size=batch_size)
+        if classes is not None:
+            paths += list(classes.paths.values())
+    return {**result, "classes": classes, "paths": paths}
 
 
 def write_filters(result: dict, outdir) -> list[Path]:
@@ -351,17 +469,18 @@ def write_filters(result: dict, outdir) -> list[Path]:
     return written
 
 
-def _sequences(data, split: str) -> np.ndarray:
+def _sequences(data, split: str):
+    """``(X (N, 4, L), labels (N,) or None, class names)`` of the sequences to scan."""
     from wtko_captum.core.dataset import PreparedData, load_prepared
 
     if isinstance(data, np.ndarray):
-        return data.astype(np.float32)
+        return data.astype(np.float32), None, []
     if not isinstance(data, PreparedData):
         data = load_prepared(data)
-    X = data.split(split).X
-    if not len(X):
+    part = data.split(split)
+    if not len(part.X):
         raise InputError(f"no sequences in split {split!r}", path=data.path)
-    return X
+    return part.X, part.y, part.class_names
 
 
 def _run_names(paths: list[Path]) -> list[str]:

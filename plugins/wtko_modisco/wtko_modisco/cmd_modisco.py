@@ -21,6 +21,13 @@ outputs (in -o DIR):
                        complemented on '-') is the seqlet's sequence
   seqlets.tsv          the same with window coordinates, region, label and sequence
 
+per class (--by-class, the default when the sequences belong to two or more classes):
+modisco on each class's sequences alone, in OUT/by_class/<class>/, with each class's primary
+(largest) and secondary patterns, their JASPAR matches and the usage check (each pattern
+inserted into dinucleotide-shuffled sequences) in OUT/classes.tsv, classes.meme, usage.tsv and
+classes.md; a pattern that lowers its own class's log-odds (a negative pattern, a fragment of
+the other class's motif) is ranked "against". Attribute with --target class-vs-background.
+
 example:
   wtko modisco attr/deeplift_shap -o modisco/
   wtko modisco attr/ism -o modisco_ism/ --max-seqlets 5000 --window 400
@@ -28,7 +35,7 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import add_motif_db, add_out, positive_int
+    from wtko_captum.cli.options import add_by_class, add_motif_db, add_out, add_seed, positive_int
 
     p.add_argument("attr", help="attribution directory with hypothetical scores (wtko attribute)")
     add_out(p, "output directory (replaced if it exists)")
@@ -47,6 +54,8 @@ def add_arguments(p):
     add_motif_db(p, "MEME motif database for the report and Tomtom (default: bundled JASPAR 2020)",
                  old=("--motifs", "--db"))
     p.add_argument("--no-report", action="store_true", help="skip the HTML report (logos)")
+    add_by_class(p)
+    add_seed(p)
 
 
 def run(args) -> int:
@@ -54,14 +63,28 @@ def run(args) -> int:
 
     from wtko_modisco import run_modisco
 
-    res = run_modisco(args.attr, args.out, max_seqlets=args.max_seqlets, window=args.window,
-                      sliding_window_size=args.sliding_window, flank_size=args.flank,
-                      trim_to_window_size=args.trim_size, n_leiden_runs=args.n_leiden,
-                      min_metacluster_size=args.min_metacluster_size,
-                      final_min_cluster_size=args.min_cluster_size, motif_db=args.motif_db,
-                      report=not args.no_report, verbose=args.verbose)
+    options = dict(max_seqlets=args.max_seqlets, window=args.window, sliding_window_size=args.sliding_window,
+                   flank_size=args.flank, trim_to_window_size=args.trim_size, n_leiden_runs=args.n_leiden,
+                   min_metacluster_size=args.min_metacluster_size, final_min_cluster_size=args.min_cluster_size,
+                   report=not args.no_report, verbose=args.verbose)
+    res = run_modisco(args.attr, args.out, motif_db=args.motif_db, **options)
     log = logging.getLogger("wtko_captum")
     for _, r in res.patterns.iterrows():
         log.info("  %-24s %5d seqlets  %-20s %s", r["pattern"], r["n_seqlets"], r["consensus"],
                  r["jaspar_name"] or "-")
+    _by_class(args, options)
     return 0
+
+
+def _by_class(args, options: dict) -> None:
+    from wtko_captum.api import find_by_class
+    from wtko_captum.cli.options import by_class_options
+    from wtko_captum.motifs.classes import n_conditions, report
+
+    if not (args.by_class if args.by_class is not None else n_conditions(args.attr) >= 2):
+        return
+    res = find_by_class("modisco", args.attr, args.out, motif_db=args.motif_db, seed=args.seed,
+                        **by_class_options(args), **options)
+    if not args.quiet:
+        print(report(res))
+        print(f"per-class patterns: {args.out}/classes.md, classes.tsv, by_class/")
