@@ -43,8 +43,8 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import (add_by_class, add_motif_db, add_out, add_seed, nonneg_int, positive_int,
-                                         probability)
+    from wtko_captum.cli.options import (add_by_class, add_motif_db, add_out, add_seed, bounded, nonneg_int,
+                                         positive_int, probability)
 
     p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
     add_out(p, "output directory")
@@ -59,7 +59,7 @@ def add_arguments(p):
     g = p.add_argument_group("clustering")
     cut = g.add_mutually_exclusive_group()
     cut.add_argument("--clusters", type=positive_int, default=None, help="number of clusters (default: 10)")
-    cut.add_argument("--distance-threshold", type=float, default=None,
+    cut.add_argument("--distance-threshold", type=bounded(float, 0, 1, lo_open=True), default=None,
                      help="cut the tree at this cosine distance instead (fraction of mismatched positions)")
     g.add_argument("--no-align", action="store_true",
                    help="build matrices from the k-mers as cut (the paper) instead of aligning them "
@@ -68,7 +68,7 @@ def add_arguments(p):
                    help="smallest cluster turned into a motif (default: 10)")
     g.add_argument("--exact-limit", type=positive_int, default=5000,
                    help="most distinct k-mers clustered exactly; above: two-stage (default: 5000)")
-    g.add_argument("--noise-alpha", type=probability, default=0.01,
+    g.add_argument("--noise-alpha", type=bounded(float, 0, 1, lo_open=True, hi_open=True), default=0.01,
                    help="the noise bin: unassign k-mers matching no cluster better than this fraction of random "
                         "k-mers do (default: 0.01)")
     g.add_argument("--no-noise-bin", action="store_true", help="keep every k-mer in a cluster (the paper)")

@@ -191,7 +191,6 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
     if "motif_db" in params and motif_db is not None:
         options = {"motif_db": motif_db, **options}
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rows, motifs, nsites, sequences = [], {}, {}, {}
     for cls, sub in subsets.items():
         sequences[cls] = len(sub)
@@ -242,13 +241,12 @@ def summarise_classes(table: pd.DataFrame, motifs: dict, nsites: dict, out, *, s
     class; ``model`` (None: no usage check) and ``X`` ``(N, 4, L)``, the sequences whose
     dinucleotide shuffles the motifs are inserted into.
     """
-    from wtko_captum.core.atomic import write_text
+    from wtko_captum.core.atomic import output_dir, write_text
     from wtko_captum.core.export import export
     from wtko_captum.motifs.usage import MIN_EFFECT
 
     min_effect = MIN_EFFECT if min_effect is None else float(min_effect)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     table = _with_matches(table.reset_index(drop=True), motifs, motif_db)
     result = ClassMotifs(table, sequences=dict(sequences))
     if model is not None and motifs:
