@@ -174,7 +174,7 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
     -------
     ClassMotifs
     """
-    from wtko_captum.core.atomic import path_component
+    from wtko_captum.core.atomic import output_dir, path_component
     from wtko_captum.core.motif_db import motif_field
     from wtko_captum.core.readers import read
     from wtko_captum.core.sequence import consensus
@@ -190,7 +190,8 @@ def find_by_class(finder, attributions, out, *, model=None, usage: bool = True, 
         options = {"seed": seed, **options}
     if "motif_db" in params and motif_db is not None:
         options = {"motif_db": motif_db, **options}
-    out = Path(out)
+    out = output_dir(out)
+    output_dir(out / "by_class")
     rows, motifs, nsites, sequences = [], {}, {}, {}
     for cls, sub in subsets.items():
         sequences[cls] = len(sub)

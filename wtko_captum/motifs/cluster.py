@@ -44,10 +44,21 @@ clusters of a seeded subsample by mean cosine distance (average linkage's own cr
 measured too and agreed less: ARI 0.38 vs 0.49 for 60k realistic k-mers (5,000 seeds /
 micro-clusters), 0.73-0.81 vs 0.93-0.98 for 1,400 motif k-mers (100 seeds / micro-clusters).
 
-Per cluster (clusters numbered 1.. by decreasing size; cluster 1 is the "primary" motif):
+Per cluster (clusters numbered 1.. by decreasing size, 0 = unassigned; cluster 1 is the
+"primary" motif):
 consensus (most frequent of A,C,G,T,N per k-mer position), count and probability matrices,
 an information-content-trimmed core motif, and, for clusters of at least ``min_cluster_size``
 k-mers, a motif (logo PNG, FASTA of its k-mers, an entry of the MEME file).
+
+The noise bin (on by default, not in the paper): average linkage puts every k-mer in some
+cluster, so the k-mers of sequences without a learned motif (saliency peaks on background) are
+folded into the motif clusters and blur them, and a cluster's class counts then say little.
+After the cut, each k-mer is scored against each cluster's aligned members (log-odds, best
+shift and strand, itself left out; :func:`kmer_scores`); one that matches neither its own
+cluster nor any other better than 99% of random k-mers of the same base composition do
+(``noise_alpha = 0.01``) is unassigned (label 0) and in no motif. Each cluster's class counts
+come with Fisher's exact test (:func:`class_composition`): "enriched in X" only where it is
+significant.
 
 Alignment (on by default, not in the paper): a motif that occurs at two offsets or on both
 strands within a cluster blurs its matrix. Each k-mer is placed at the shift (``-max_shift ..

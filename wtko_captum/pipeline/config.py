@@ -77,9 +77,9 @@ PIPELINE_KEYS: dict[str, dict[str, Any]] = {
     "prepare": {"wt": PATH_LIST, "ko": PATH_LIST, "table": str, "genome": str},
     "export": {"methods": list[str]},
     "tracks": {"genome": str, "top": int, "plots": int},
-    "kmers": {"method": str},
+    "kmers": {"method": str, "by_class": bool},
     "tomtom": {"query": str, "motif_db": str},
-    "modisco": {"method": str},
+    "modisco": {"method": str, "by_class": bool},
     "enrich": {"attr": str},
 }
 _BASIC = {"int": int, "float": float, "bool": bool, "str": str, "dict": dict, "list": list}

@@ -11,6 +11,10 @@ config file. Every stage writes into its own subdirectory of the output director
     [kmers]      -> OUT/motifs/      [filters] -> OUT/filters/    [tomtom]  -> OUT/motifs/tomtom.tsv
     [modisco]    -> OUT/modisco/     [compare] -> OUT/compare/    [enrich]   -> OUT/enrich/
 
+``[kmers]`` and ``[modisco]`` also find each class's motifs (``OUT/motifs/by_class/``,
+``OUT/motifs/classes.md``) when the sequences belong to several classes; ``by_class = false``
+turns that off.
+
 Precedence: ``--set stage.key=value`` on the command line, then the config file, then the
 library defaults. Only the CLI reads config; the library functions take explicit arguments.
 """
@@ -142,7 +146,19 @@ def _kmers(c, ctx):
     from wtko_captum.motifs.kmers import kmer_motifs
 
     method = c.pop("method", "saliency")
-    return kmer_motifs(ctx["out"] / "attr" / method, ctx["out"] / "motifs", **c)
+    by_class = c.pop("by_class", None)
+    result = kmer_motifs(ctx["out"] / "attr" / method, ctx["out"] / "motifs", **c)
+    _by_class("kmers", ctx["out"] / "attr" / method, ctx["out"] / "motifs", by_class, c)
+    return result
+
+
+def _by_class(finder: str, attributions, out, by_class, options: dict) -> None:
+    """Each class's motifs too (``by_class = true``, or by default when there are classes)."""
+    from wtko_captum.motifs.classes import find_by_class, n_conditions
+
+    if by_class is False or (by_class is None and n_conditions(attributions) < 2):
+        return
+    find_by_class(finder, attributions, out, **options)
 
 
 def _filters(c, ctx):
@@ -165,8 +181,11 @@ def _modisco(c, ctx):
     from wtko_captum.core.registry import get_registry
 
     method = c.pop("method", "deeplift_shap")
+    by_class = c.pop("by_class", None)
     finder = get_registry().get("motif_finders", "modisco")
-    return finder(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
+    result = finder(ctx["out"] / "attr" / method, ctx["out"] / "modisco", **c)
+    _by_class("modisco", ctx["out"] / "attr" / method, ctx["out"] / "modisco", by_class, c)
+    return result
 
 
 def _compare(c, ctx):
