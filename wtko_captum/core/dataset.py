@@ -123,6 +123,12 @@ class PreparedData:
         regions["split"] = fold_splits(regions["fold"].astype(int).tolist(), self.n_folds, int(fold))
         return PreparedData(regions, self.X, {**self.meta, "fold": int(fold)}, self.path)
 
+    def for_checkpoint(self, ckpt: dict | None) -> "PreparedData":
+        """The splits a checkpoint was trained under: its fold held out when it was trained with
+        ``train --fold`` on data with folds, else the data as they are."""
+        fold = ((ckpt or {}).get("training") or {}).get("data", {}).get("fold")
+        return self.with_fold(fold) if fold is not None and self.n_folds else self
+
     @property
     def fold(self) -> int | None:
         """The fold held out by :meth:`with_fold`, else None."""
