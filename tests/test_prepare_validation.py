@@ -128,6 +128,7 @@ def _read_only(folder: Path) -> list[str] | None:
             f"mount --bind '{folder}' '{folder}' && mount -o remount,bind,ro '{folder}' '{folder}' && exec \"$@\"", "sh"]
 
 
+@pytest.mark.slow
 def test_read_only_genome_is_indexed_in_the_cache(tmp_path):
     gdir = tmp_path / "genomes"
     gdir.mkdir()
