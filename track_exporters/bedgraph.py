@@ -19,7 +19,7 @@ from wtko_captum.core.atomic import atomic_path, write_marker
 
 from wtko_captum.core.registry import exporter
 
-from track_exporters.bigwig import _sizes, plan_files, write_sidecar
+from track_exporters.bigwig import _sizes, as_sets, plan_files, write_sidecar
 from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs,
                                            sequence_coordinates, sequence_sizes)
 
@@ -49,13 +49,14 @@ def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
     the bedGraph paths and the sidecar last.
     """
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bedGraph")
+    sets = as_sets(attributions)
     seq = sequence_coordinates(sets[0].regions)
     if seq.all() and chrom_sizes is None and genome is None:
         sizes, sizes_source = {}, "the sequences' own lengths (sequences without genome coordinates)"
     else:
         sizes, sizes_source = _sizes(chrom_sizes, genome)
     sizes.update(sequence_sizes(sets[0].regions))
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bedGraph")
     names = list(files)
     n_bases = 0
     with contextlib.ExitStack() as stack:

@@ -147,9 +147,10 @@ def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
     import pyBigWig
 
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bw")
-    only = genome_windows(sets)
+    sets = as_sets(attributions)
+    only = genome_windows(sets)  # before anything is created: a set that cannot be written is refused
     sizes, sizes_source = _sizes(chrom_sizes, genome)
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bw")
     names = list(files)
     header = [(c, int(n)) for c, n in sizes.items()]
     n_bases = 0
