@@ -82,7 +82,7 @@ def by_random(windows, test_fraction: float, val_fraction: float, rng, n_classes
             windows[i].split = "test"
         for i in order[n_test:n_test + n_val]:
             windows[i].split = "val"
-    return f"a seeded random {val_fraction:g} of each class (test: {test_fraction:g})"
+    return f"seeded random, {val_fraction:g} of each class"
 
 
 def by_hash(windows, test_fraction: float, val_fraction: float) -> str:
@@ -91,7 +91,7 @@ def by_hash(windows, test_fraction: float, val_fraction: float) -> str:
     for w in windows:
         u = hash_unit(w.sequence)
         w.split = "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
-    return f"sequence hash: {val_fraction:g} of the sequence space (test: {test_fraction:g})"
+    return f"sequence hash, {val_fraction:g}"
 
 
 def check_nonempty(windows, scheme: str, test_fraction: float) -> None:

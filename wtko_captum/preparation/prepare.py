@@ -502,78 +502,20 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, sequences=None, labels=None, g
     -------
     PrepareResult
     """
-    width = int(width)
-    if width < MIN_WIDTH:
-        raise InputError(f"--width must be at least {MIN_WIDTH} bp (a window too short for any model)",
-                         value=str(width))
-    test_fraction = _check_fraction("--test-fraction", test_fraction)
-    val_fraction = _check_fraction("--val-fraction", val_fraction)
-    if test_fraction + val_fraction >= 1:
-        raise InputError("--test-fraction plus --val-fraction must stay below 1 (training needs the rest)",
-                         value=f"{test_fraction:g} + {val_fraction:g}")
-    if folds is not None and int(folds) < 3:
-        raise InputError("--folds needs at least 3 (a test, a validation and a training fold)", value=str(folds))
-    class_names = [str(c) for c in class_names]
-    if len(class_names) != 2 or class_names[0] == class_names[1]:
-        raise InputError("need two different class names", value=",".join(class_names))
+    width, test_fraction, val_fraction = _check_options(width, test_fraction, val_fraction, folds, class_names)
     rng = np.random.default_rng(seed)
     inputs = read_inputs(wt, ko, table, table_options, class_names, sequences=sequences, labels=labels,
                          label_names=label_names, multi_label=multi_label, background=background,
                          background_name=background_name, strict_coordinates=strict_coordinates)
-    records, class_names, info, excluded = inputs.records, inputs.class_names, inputs.info, inputs.excluded
-
-    genome_obj, sizes = None, {}
-    if any(r.sequence is None for r, _ in records):
-        if genome is None:
-            src = next(r.source for r, _ in records if r.sequence is None)
-            raise InputError("peak coordinates need a genome (FASTA or .2bit): add --genome", path=src)
-        from wtko_captum.core.genome import open_genome
-
-        genome_obj = open_genome(genome)
-        sizes = genome_obj.sizes
-        log.info("genome %s: %s, %d sequences", genome, genome_obj.kind, len(sizes))
-    _check_width(width, sizes, genome, records)
-    if genome_obj is not None:
-        records, ex = check_chroms(records, sizes, genome, skip_unknown_chroms)
-        excluded += ex
-
-    windows, ex = make_windows(records, sizes, width, drop_edge)
-    excluded += ex
-    if not windows:
-        reasons = Counter(e["reason"] for e in excluded if e["kept"] == "no")
-        raise InputError("every window was dropped ("
-                         + ", ".join(f"{n} {why}" for why, n in reasons.items())
-                         + "); nothing to write" + (" - try without --drop-edge" if drop_edge else ""))
-    if genome_obj is not None:
-        extract(windows, genome_obj, verbose)
-    windows, ex = deduplicate(windows, class_names)
-    excluded += ex
-    n = Counter(w.label for w in windows)
-    for lab in reversed(range(len(class_names))):
-        if n[lab] == 0:
-            reasons = Counter(e["reason"] for e in excluded if e["kept"] == "no" and e["class"] == lab)
-            raise InputError(f"class {class_names[lab]} has no window left after dropping "
-                             + ", ".join(f"{k} {why}" for why, k in reasons.items()))
+    class_names, k = inputs.class_names, len(inputs.class_names)
+    windows, excluded = _windows(inputs, genome, width, drop_edge, skip_unknown_chroms, verbose)
 
     scheme = _resolve_scheme(split, windows)
-    k = len(class_names)
     fold_info = None
     if folds is not None:
-        fold_info = _splits.assign_folds(windows, int(folds), scheme, rng, k)
-        from wtko_captum.core.dataset import fold_splits
-
-        for w, s in zip(windows, fold_splits([w.fold for w in windows], int(folds), 0)):
-            w.split = s
-        val_note = f"fold 1 of {folds} (fold i+1 for train --fold i)"
-        log.info("%d folds by %s: %s regions", folds, scheme, ", ".join(map(str, fold_info["regions"])))
-    elif scheme == "chrom":
-        val_note = _splits.by_chrom(windows, test_chroms, val_chroms, val_fraction, rng, k)
-    elif scheme == "random":
-        val_note = _splits.by_random(windows, test_fraction, val_fraction, rng, k)
+        val_note, test_note, fold_info = _fold_splits(windows, int(folds), scheme, rng, k)
     else:
-        val_note = _splits.by_hash(windows, test_fraction, val_fraction)
-    if folds is None:
-        _splits.check_nonempty(windows, scheme, test_fraction)
+        val_note, test_note = _split(windows, scheme, test_chroms, val_chroms, test_fraction, val_fraction, rng, k)
     before = Counter((w.split, w.label) for w in windows)
     weights = [1.0] * k
     if balance_classes:
@@ -584,14 +526,7 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, sequences=None, labels=None, g
     after = Counter((w.split, w.label) for w in windows)
 
     regions, windows = _regions_table(windows, class_names, folds is not None)
-    if folds is not None:
-        test_note = f"fold 0 of {folds} (fold i for train --fold i)"
-    elif scheme == "chrom":
-        test_note = f"chromosomes {','.join(test_chroms)}" if test_chroms else "none"
-    else:
-        test_note = f"{scheme}: {test_fraction:g}"
-    split_notes = {"train": "all others", "val": val_note, "test": test_note}
-    summary = _summary_table(before, after, class_names, split_notes)
+    summary = _summary_table(before, after, class_names, {"train": "all others", "val": val_note, "test": test_note})
     excl = pd.DataFrame(excluded, columns=EXCLUDED_COLUMNS)
     if len(excl):
         excl["class"] = [class_names[c] if c >= 0 else "" for c in excl["class"]]
@@ -628,9 +563,100 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, sequences=None, labels=None, g
                    "skip_unknown_chroms": skip_unknown_chroms, "strict_coordinates": strict_coordinates,
                    "table_options": asdict(table_options) if table_options else None},
         "wtko_captum_version": __version__,
-        **info,
+        **inputs.info,
     }
-    out_dir = Path(out_dir)
+    _write(Path(out_dir), regions, windows, summary, excl, meta)
+    _log_summary(summary, excl, val_note)
+    return PrepareResult(Path(out_dir), summary, excl, meta)
+
+
+def _check_options(width, test_fraction, val_fraction, folds, class_names) -> tuple[int, float, float]:
+    """Refuse options that cannot work, before anything is read."""
+    width = int(width)
+    if width < MIN_WIDTH:
+        raise InputError(f"--width must be at least {MIN_WIDTH} bp (a window too short for any model)",
+                         value=str(width))
+    test_fraction = _check_fraction("--test-fraction", test_fraction)
+    val_fraction = _check_fraction("--val-fraction", val_fraction)
+    if test_fraction + val_fraction >= 1:
+        raise InputError("--test-fraction plus --val-fraction must stay below 1 (training needs the rest)",
+                         value=f"{test_fraction:g} + {val_fraction:g}")
+    if folds is not None and int(folds) < 3:
+        raise InputError("--folds needs at least 3 (a test, a validation and a training fold)", value=str(folds))
+    names = [str(c) for c in class_names]
+    if len(names) != 2 or names[0] == names[1]:
+        raise InputError("need two different class names", value=",".join(names))
+    return width, test_fraction, val_fraction
+
+
+def _windows(inputs: Inputs, genome, width: int, drop_edge: bool, skip_unknown_chroms: bool, verbose: bool):
+    """Check the records against the genome (when peaks need one), place them in windows, read
+    their bases and remove duplicates. Returns ``(windows, excluded_rows)``."""
+    records, excluded = inputs.records, list(inputs.excluded)
+    genome_obj, sizes = None, {}
+    if any(r.sequence is None for r, _ in records):
+        if genome is None:
+            src = next(r.source for r, _ in records if r.sequence is None)
+            raise InputError("peak coordinates need a genome (FASTA or .2bit): add --genome", path=src)
+        from wtko_captum.core.genome import open_genome
+
+        genome_obj = open_genome(genome)
+        sizes = genome_obj.sizes
+        log.info("genome %s: %s, %d sequences", genome, genome_obj.kind, len(sizes))
+    _check_width(width, sizes, genome, records)
+    if genome_obj is not None:
+        records, ex = check_chroms(records, sizes, genome, skip_unknown_chroms)
+        excluded += ex
+    windows, ex = make_windows(records, sizes, width, drop_edge)
+    excluded += ex
+    if not windows:
+        reasons = Counter(e["reason"] for e in excluded if e["kept"] == "no")
+        raise InputError("every window was dropped ("
+                         + ", ".join(f"{n} {why}" for why, n in reasons.items())
+                         + "); nothing to write" + (" - try without --drop-edge" if drop_edge else ""))
+    if genome_obj is not None:
+        extract(windows, genome_obj, verbose)
+    windows, ex = deduplicate(windows, inputs.class_names)
+    excluded += ex
+    n = Counter(w.label for w in windows)
+    for lab in reversed(range(len(inputs.class_names))):
+        if n[lab] == 0:
+            reasons = Counter(e["reason"] for e in excluded if e["kept"] == "no" and e["class"] == lab)
+            raise InputError(f"class {inputs.class_names[lab]} has no window left after dropping "
+                             + ", ".join(f"{k} {why}" for why, k in reasons.items()))
+    return windows, excluded
+
+
+def _split(windows, scheme: str, test_chroms, val_chroms, test_fraction: float, val_fraction: float, rng,
+           n_classes: int) -> tuple[str, str]:
+    """Set every window's split by ``scheme``; returns the validation and test notes."""
+    if scheme == "chrom":
+        val_note = _splits.by_chrom(windows, test_chroms, val_chroms, val_fraction, rng, n_classes)
+        test_note = f"chromosomes {','.join(test_chroms)}" if test_chroms else "none"
+    elif scheme == "random":
+        val_note = _splits.by_random(windows, test_fraction, val_fraction, rng, n_classes)
+        test_note = f"seeded random, {test_fraction:g} of each class"
+    else:
+        val_note = _splits.by_hash(windows, test_fraction, val_fraction)
+        test_note = f"sequence hash, {test_fraction:g}"
+    _splits.check_nonempty(windows, scheme, test_fraction)
+    return val_note, test_note
+
+
+def _fold_splits(windows, k: int, scheme: str, rng, n_classes: int) -> tuple[str, str, dict]:
+    """Assign folds; the written splits hold fold 0 out (test) with fold 1 validating.
+    Returns the validation and test notes and the folds' description."""
+    from wtko_captum.core.dataset import fold_splits
+
+    info = _splits.assign_folds(windows, k, scheme, rng, n_classes)
+    for w, s in zip(windows, fold_splits([w.fold for w in windows], k, 0)):
+        w.split = s
+    log.info("%d folds by %s: %s regions", k, scheme, ", ".join(map(str, info["regions"])))
+    return f"fold 1 of {k} (fold i+1 for train --fold i)", f"fold 0 of {k} (fold i for train --fold i)", info
+
+
+def _write(out_dir: Path, regions: pd.DataFrame, windows, summary: pd.DataFrame, excl: pd.DataFrame,
+           meta: dict) -> None:
     with atomic_dir(out_dir) as tmp:
         regions.to_csv(tmp / "regions.tsv", sep="\t", index=False)
         with open(tmp / "sequences.fa", "w") as fh:
@@ -639,8 +665,6 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, sequences=None, labels=None, g
         summary.to_csv(tmp / "summary.tsv", sep="\t", index=False)
         excl.to_csv(tmp / "excluded.tsv", sep="\t", index=False)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    _log_summary(summary, excl, val_note)
-    return PrepareResult(out_dir, summary, excl, meta)
 
 
 def _log_summary(summary: pd.DataFrame, excl: pd.DataFrame, val_note: str) -> None:
