@@ -65,6 +65,13 @@ def test_any_fasta_pair_prepare_train_attribute_kmers_tomtom(tmp_path, capsys):
     assert wtko("tomtom", tmp_path / "motifs" / "clusters.meme", "-q", "-o", tmp_path / "motifs" / "tomtom.tsv") == 0
     tom = pd.read_csv(tmp_path / "motifs" / "tomtom.tsv", sep="\t", comment="#")
     assert {"Query_ID", "Target_ID", "q-value"} <= set(tom.columns) and len(tom)
+    # modisco and known-motif enrichment need no genome position either
+    assert wtko("modisco", tmp_path / "attr" / "saliency", "-q", "-o", tmp_path / "modisco") == 0
+    assert (tmp_path / "modisco" / "seqlets.bed").is_file()
+    assert wtko("enrich", tmp_path / "data", "--split", "all", "-q", "-o", tmp_path / "enrich") == 0
+    enr = pd.read_csv(tmp_path / "enrich" / "enrichment.tsv", sep="\t")
+    n = data.regions["class"].value_counts()
+    assert (enr["n_Oct4"] == n["Oct4"]).all() and (enr["n_MafK"] == n["MafK"]).all() and len(enr) == 746
     # k-mers of sequences without coordinates lie in sequence coordinates: inside their window
     kmers = pd.read_csv(tmp_path / "motifs" / "kmers.bed", sep="\t")
     win = data.regions.set_index("chrom")
