@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         rows.append((".2bit", "py2bit", timed(peer2.sequence, intervals, expected)))
         rows.append((".2bit", "wtko (2bit)", timed(open_genome(tb).fetch, intervals, expected)))
     print(f"{args.n} windows x {args.width} bp from a 1 Mb genome; windows per CPU-second")
-    print(f"| file | reader | windows/CPU-s | vs peer |\n|---|---|---:|---:|")
+    print("| file | reader | windows/CPU-s | vs peer |\n|---|---|---:|---:|")
     for i, (name, reader, rate) in enumerate(rows):
         peer_rate = rows[i - i % 2][2]
         print(f"| {name} | {reader} | {rate:,.0f} | {rate / peer_rate:.2f} |")

@@ -10,7 +10,6 @@ import random
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -235,6 +234,14 @@ def test_chromosome_folds_are_balanced_and_select_splits(tmp_path):
         assert (part.regions["split"] == "test").tolist() == (reg["fold"] == i).tolist()
         assert (part.regions["split"] == "val").tolist() == (reg["fold"] == (i + 1) % 5).tolist()
     assert (reg["split"] == "test").tolist() == (reg["fold"] == 0).tolist()  # as written: fold 0 held out
+    from wtko_captum.training.train import train
+
+    with pytest.raises(InputError, match=r"fold must be in 0\.\.4 \(got '5'\)"):
+        train(tmp_path / "d", tmp_path / "m", fold=5)
+    prepare(tmp_path / "nofolds", [OCT4], [MAFK], width=200)
+    with pytest.raises(InputError, match=r"the data has no folds \(run `wtko prepare --folds K`\)"):
+        train(tmp_path / "nofolds", tmp_path / "m", fold=0)
+    assert not (tmp_path / "m").exists()
 
 
 # ----------------------------------------------------------------------------- labelled sets
