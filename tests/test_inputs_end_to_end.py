@@ -18,6 +18,17 @@ OCT4, MAFK = DATA / "sequences" / "oct4_mafk_small" / "oct4.fa", DATA / "sequenc
 HG19 = DATA / "genomes" / "hg19.chrom.sizes"
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_kept():
+    """memelite's Tomtom sets numba's thread count (n_jobs=-1), and numba's OpenMP layer shares
+    it with torch: restore torch's count so later tests run as configured."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 def wtko(*args) -> int:
     return main([str(a) for a in args])
 
