@@ -196,9 +196,9 @@ def _genome_ref(genome: str, ref) -> str:
         if not g.is_file():
             raise InputError("genome FASTA not found", path=g)
         if g.suffix.lower() in (".fa", ".fasta", ".fna") and not Path(f"{g}.fai").is_file():
-            from wtko_captum.core.genome import open_fasta
+            from wtko_captum.core.genome import open_genome
 
-            open_fasta(g)  # IGV needs the .fai next to the FASTA
+            open_genome(g)  # IGV needs the .fai next to the FASTA
         return ref(g)
     return str(genome)
 
