@@ -98,7 +98,7 @@ def add_arguments(p):
                    help="drop regions on chromosomes missing from the genome (default: error)")
 
     s = p.add_argument_group("splits and balance")
-    s.add_argument("--split", default="auto", choices=["auto", "chrom", "random", "hash"],
+    s.add_argument("--split-by", "--split", dest="split", default="auto", choices=["auto", "chrom", "random", "hash"],
                    help="how to split (default: auto = chrom when every region has a chromosome, else hash)")
     s.add_argument("--test-chroms", default=None, help="test chromosomes for --split chrom (default: chr6,chr7)")
     s.add_argument("--val-chroms", default=None, help="validation chromosomes for --split chrom (default: chr8)")
