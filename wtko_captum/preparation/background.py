@@ -45,17 +45,22 @@ log = logging.getLogger("wtko_captum")
 __all__ = ["BACKGROUND", "KINDS", "add_background", "check_options", "class_weights", "genomic_background",
            "n_background", "shuffled_background", "summary_rows"]
 KINDS = ("shuffle", "genomic")
+#: the other values of ``prepare(background=)``: what a labelled set does with rows positive in
+#: no column (:mod:`wtko_captum.preparation.labels`)
+LABELLED = ("drop", "class", "error")
 #: tiles requested beyond the target number, since tiles overlapping peaks are dropped afterwards
 _EXTRA = 0.15
 SPLIT_ORDER = ("train", "val", "test")
 
 
-def check_options(kind: str | None, ratio: float, class_names, genome) -> None:
-    """Validate the background options before any work starts."""
-    if kind is None:
-        return
+def check_options(kind: str | None, ratio: float, class_names, genome, folds=None) -> str | None:
+    """Validate the background options before any work starts; returns the kind of generated
+    background (``shuffle`` or ``genomic``), or None when ``kind`` is what a labelled set does
+    with its rows positive in no column (``drop``, ``class``, ``error``; checked there)."""
+    if kind is None or kind in LABELLED:
+        return None
     if kind not in KINDS:
-        raise InputError(f"--background must be one of {', '.join(KINDS)}", value=kind)
+        raise InputError(f"--background must be one of {', '.join(LABELLED + KINDS)}", value=kind)
     if not (isinstance(ratio, (int, float)) and np.isfinite(ratio) and ratio > 0):
         raise InputError("--background-ratio must be a positive number", value=ratio)
     if BACKGROUND in [str(c).lower() for c in class_names]:
@@ -63,6 +68,18 @@ def check_options(kind: str | None, ratio: float, class_names, genome) -> None:
                          value=",".join(map(str, class_names)))
     if kind == "genomic" and genome is None:
         raise InputError("--background genomic draws windows from the genome: add --genome genome.fa")
+    if kind == "genomic":
+        from pathlib import Path
+
+        from wtko_captum.core.genome import sniff_genome
+
+        if Path(genome).is_file() and sniff_genome(genome) != "fasta":
+            raise InputError("--background genomic needs an uncompressed FASTA genome (tangermeme's "
+                             "extract_matching_loci reads it with pyfaidx)", path=genome)
+    if kind == "genomic" and folds is not None:
+        raise InputError("--background genomic draws windows per split, not per fold: use --background shuffle "
+                         "with --folds")
+    return kind
 
 
 def n_background(n_peaks: int, n_conditions: int, ratio: float) -> int:
@@ -202,15 +219,16 @@ def add_background(regions: pd.DataFrame, sequences: list[str], *, kind: str, cl
     from wtko_captum.core.dataset import REGION_COLUMNS
 
     label = len(class_names)
+    columns = REGION_COLUMNS + (["fold"] if "fold" in regions else [])  # a shuffle keeps its source's fold
     width = len(sequences[0]) if sequences else 0
     n_cond = len(class_names)
     rows, seqs, info = [], [], {"kind": kind, "ratio": float(ratio), "class": BACKGROUND, "label": label,
                                 "seed": int(seed), "splits": {}}
     if kind == "genomic":
-        from wtko_captum.core.genome import open_fasta
+        from wtko_captum.core.genome import open_genome
 
-        fasta = open_fasta(genome)
-        windows = regions[["chrom", "start", "end"]]
+        fasta = open_genome(genome)
+        windows = regions.loc[regions["coordinates"] == "genome", ["chrom", "start", "end"]]
         exclude = pd.concat([exclude, windows]) if exclude is not None else windows
         info["method"] = ("tangermeme extract_matching_loci: GC bins of 0.02, tiles with <= 10% N, "
                           "outside every peak and window")
@@ -231,11 +249,11 @@ def add_background(regions: pd.DataFrame, sequences: list[str], *, kind: str, cl
             for s, seq in zip(src, shuffled):
                 r = sub.iloc[int(s)]
                 copies[int(s)] += 1
-                rows.append({**{c: r[c] for c in REGION_COLUMNS}, "name": f"{r['name']}:shuffle{copies[int(s)]}",
+                rows.append({**{c: r[c] for c in columns}, "name": f"{r['name']}:shuffle{copies[int(s)]}",
                              "label": label, "class": BACKGROUND, "source": "background:shuffle"})
                 seqs.append(seq)
         else:
-            inside = sub[(sub["pad_left"] == 0) & (sub["pad_right"] == 0)]
+            inside = sub[(sub["pad_left"] == 0) & (sub["pad_right"] == 0) & (sub["coordinates"] == "genome")]
             if not len(inside):
                 log.warning("warning: no %s window lies inside its chromosome: no genomic background there", split)
                 continue
@@ -245,8 +263,8 @@ def add_background(regions: pd.DataFrame, sequences: list[str], *, kind: str, cl
                 rows.append({"chrom": c, "start": int(s), "end": int(e), "name": f"{c}:{int(s)}-{int(e)}",
                              "label": label, "class": BACKGROUND, "split": split, "summit": int(s) + width // 2,
                              "peak_start": int(s), "peak_end": int(e), "pad_left": 0, "pad_right": 0,
-                             "source": "background:genomic", "line": 0})
-                seqs.append(str(fasta[c][int(s):int(e)]))
+                             "source": "background:genomic", "line": 0, "coordinates": "genome"})
+                seqs.append(fasta.fetch(c, int(s), int(e)))
         got = seqs[first:]
         info["splits"][split] = {
             "n": len(got), "requested": n,
@@ -256,7 +274,7 @@ def add_background(regions: pd.DataFrame, sequences: list[str], *, kind: str, cl
     if not rows:
         log.warning("warning: no background window added (no condition window in any split)")
         return regions, list(sequences), info
-    bg = pd.DataFrame(rows, columns=REGION_COLUMNS)
+    bg = pd.DataFrame(rows, columns=columns)
     table = pd.concat([regions, bg], ignore_index=True)
     all_seqs = list(sequences) + seqs
     order = np.argsort([SPLIT_ORDER.index(s) for s in table["split"]], kind="stable")
