@@ -112,15 +112,21 @@ def test_cli_modisco_and_kmers_by_class_then_compare_per_class(planted):
 
 # ---- a planted dominant/weak pair, trained ---------------------------------------------------
 # CTCF (MA0139.1, 19 bp, 17 bits) in every WT sequence: its presence alone separates WT from KO.
-# GATA1 (MA0035.4, 11 bp, 10 bits) in half of the KO sequences: weak, and a WT-vs-KO model never
-# needs it.
+# GATA1 (MA0035.4, 11 bp, 10 bits) in KO sequences: weak, and a WT-vs-KO model does not need it
+# (the absence of CTCF is enough); against shuffled backgrounds only GATA1 tells KO apart.
+# Measured with this small model and 500 sequences per class: with GATA1 in half of the KO
+# sequences the WT-vs-KO model ignores it (the shortcut) and so does the three-class model
+# (effect of inserting it on KO +0.1 to +0.2: too rare to be learned from 250 sequences); with
+# GATA1 in every KO sequence the three-class model uses it, and so, at this size, does the
+# WT-vs-KO model (benchmarks/classes.py; README). The shortcut is planted with the first, the
+# recovery with the second.
 CTCF, WEAK = "MA0139.1", "MA0035.4"
-PAIR = dict(n=500, length=200, motifs="CTCF,GATA1", frequencies=(1.0, 0.5))
+PAIR = dict(n=500, length=200, motifs="CTCF,GATA1")
 PAIR_TRAIN = dict(epochs=25, patience=6, batch_size=32, accumulation=1, lr=3e-3, device="cpu", verbose=False,
                   model_options=dict(n_filters=32, n_filters2=32, hidden=32))
 
 
-def _pair_run(root, background):
+def _pair_run(root, background, ko_frequency):
     """simulate -> prepare (with or without a background class) -> train; attributions of every
     sequence, each explained as its class against background (the class logit difference on a
     two-class model)."""
@@ -132,7 +138,7 @@ def _pair_run(root, background):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        sim = simulate("two-motif", root / "sim", seed=0, **PAIR)
+        sim = simulate("two-motif", root / "sim", seed=0, frequencies=(1.0, ko_frequency), **PAIR)
         prepare(root / "data", wt=[sim["wt"]], ko=[sim["ko"]], width=PAIR["length"], seed=0, background=background)
         model = train(root / "data", root / "model", seeds=(0,), **PAIR_TRAIN)
         methods = ["saliency"] + (["deeplift_shap"] if background else [])
@@ -154,7 +160,7 @@ def test_without_background_only_the_dominant_motif_is_found_and_the_usage_check
     from wtko_captum.motifs.classes import find_by_class
     from wtko_captum.motifs.kmers import kmer_motifs
 
-    model, attr = _pair_run(tmp_path, None)
+    model, attr = _pair_run(tmp_path, None, 0.5)
     km = find_by_class("kmers", attr["saliency"], tmp_path / "kmers", n_clusters=10)
     assert CTCF in _best(km, "WT") and km.primary("WT")["jaspar_id"] == CTCF
     assert WEAK not in _best(km, "KO") | _best(km, "WT")
@@ -172,7 +178,7 @@ def test_with_a_background_class_both_motifs_are_recovered_by_kmers_and_modisco(
     from wtko_captum.core.registry import get_registry
     from wtko_captum.motifs.classes import find_by_class
 
-    model, attr = _pair_run(tmp_path, "shuffle")
+    model, attr = _pair_run(tmp_path, "shuffle", 1.0)
     km = find_by_class("kmers", attr["saliency"], tmp_path / "kmers", n_clusters=10)
     modisco = get_registry().get("motif_finders", "modisco")
     md = find_by_class(modisco, attr["deeplift_shap"], tmp_path / "modisco", report=False, max_seqlets=500,

@@ -520,8 +520,8 @@ def prepare(out_dir, wt=(), ko=(), *, table=None, sequences=None, labels=None, g
     rng = np.random.default_rng(seed)
     inputs = read_inputs(wt, ko, table, table_options, class_names, sequences=sequences, labels=labels,
                          label_names=label_names, multi_label=multi_label,
-                         background="drop" if generated else background, background_name=background_name,
-                         strict_coordinates=strict_coordinates)
+                         background=background if background in bg.LABELLED else "drop",
+                         background_name=background_name, strict_coordinates=strict_coordinates)
     class_names, k = inputs.class_names, len(inputs.class_names)
     if generated:
         bg.check_options(background, background_ratio, class_names, genome, folds)  # a label table's names
