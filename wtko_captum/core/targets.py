@@ -55,6 +55,17 @@ class LogitDiff(nn.Module):
             return (self._diff(out[0]), *out[1:])
         return self._diff(out)
 
+    def attention_pool_layout(self):
+        """The wrapped model's declared layout with this difference applied after its head."""
+        import dataclasses
+
+        from wtko_captum.core.layout import attention_pool_layout
+
+        inner = attention_pool_layout(self.model)
+        if inner is None:
+            return None
+        return dataclasses.replace(inner, head=lambda pooled: self._diff(inner.head(pooled)))
+
     def get_submodule(self, target: str) -> nn.Module:
         try:
             return super().get_submodule(target)
