@@ -127,3 +127,63 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
     model.identity = model_identity(ckpt)
     model.eval().to(device)
     return (model, ckpt) if with_checkpoint else model
+
+
+def checkpoint_from_state_dict(state_dict, out, *, model: str, input_length: int, class_names=None,
+                               trusted_spec: str | None = None, **options) -> Path:
+    """Write a checkpoint of architecture ``model`` with the weights of a plain state dict.
+
+    For weights trained elsewhere (e.g. a bpnet-lite BPNet): ``state_dict`` is a path to a file
+    written by ``torch.save(module.state_dict(), path)``, loaded with ``weights_only=True`` (a
+    pickled model is refused, nothing executed), or the dict itself. An architecture may declare
+    ``adapt_state_dict(state_dict) -> (options, state_dict)`` to read its options from the
+    weights' shapes and rename the keys; ``options`` given here override those read.
+
+    Parameters
+    ----------
+    out : path of the checkpoint to write (atomically).
+    model : a registered model name, or ``"module:factory"`` (then ``trusted_spec`` must name it).
+    input_length : bp the model takes.
+    class_names : names of the outputs; default ``["output"]`` for one output, else
+        ``output_0 ..``, one per output of the built model.
+
+    Returns
+    -------
+    Path of the checkpoint; it loads with :func:`load_model` like any other.
+    """
+    from wtko_captum.core.architecture import build_model, resolve_factory
+
+    source = "the state dict"
+    if not isinstance(state_dict, dict):
+        path = Path(state_dict)
+        source = str(path)
+        if not path.is_file():
+            raise InputError("state dict file not found", path=path)
+        try:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise CheckpointError(f"{path}: refused: not a plain state dict (a pickled model carries code; save "
+                                  f"`model.state_dict()` instead): {first}") from None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"{source}: not a state dict (a mapping of parameter names to tensors)")
+    factory = resolve_factory(model, trusted_spec=trusted_spec)
+    adapt = getattr(factory, "adapt_state_dict", None)
+    found = {}
+    if callable(adapt):
+        try:
+            found, state_dict = adapt(state_dict)
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{source}: not weights of model {model!r}: {exc}") from None
+    config = {**found, **options}
+    n_classes = len(class_names) if class_names else int(config.pop("n_classes", 1))
+    config.pop("n_classes", None)
+    net = build_model(model, input_length=input_length, n_classes=n_classes, trusted_spec=trusted_spec, **config)
+    try:
+        net.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{source}: weights do not fit model {model!r} with {config}: "
+                              f"{str(exc).splitlines()[0]}") from None
+    names = list(class_names) if class_names else (["output"] if n_classes == 1
+                                                    else [f"output_{i}" for i in range(n_classes)])
+    return save_checkpoint(out, net, model, names, training={"imported_from": source})
