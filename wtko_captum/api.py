@@ -17,7 +17,7 @@ Declaring what a model is made of (so methods take exact routes without importin
 
 Rule-based methods (a plugin's own DeepLIFT backend applies the same rules and checks)::
 
-    from wtko_captum.api import deeplift_plan, check_completeness, NoRuleError, CompletenessError
+    from wtko_captum.api import deeplift_plan, exact_layers, check_completeness, NoRuleError, CompletenessError
 
 Data and files::
 
@@ -29,7 +29,7 @@ from wtko_captum.attribution.attribute import attribute
 from wtko_captum.attribution.methods._common import batch_args, batches, check_input, check_target, model_on
 from wtko_captum.attribution.methods._references import make_references
 from wtko_captum.attribution.methods.deeplift import check_completeness
-from wtko_captum.attribution.methods.deeplift_rules import deeplift_plan
+from wtko_captum.attribution.methods.deeplift_rules import deeplift_plan, exact_layers
 from wtko_captum.core.architecture import build_model
 from wtko_captum.core.atomic import atomic_dir, atomic_path, write_text
 from wtko_captum.core.attribution_set import AttributionSet
@@ -48,7 +48,7 @@ from wtko_captum.core.sequence import consensus, decode, one_hot, reverse_comple
 
 __all__ = [
     "AttentionPoolLayout", "AttributionSet", "CheckpointError", "CompletenessError", "ConvBlock", "NoRuleError",
-    "attention_pool_layout", "check_completeness", "deeplift_plan", "make_references", "DEFAULT_MOTIF_FILE", "InputError", "MotifSet", "PluginError",
+    "attention_pool_layout", "check_completeness", "deeplift_plan", "exact_layers", "make_references", "DEFAULT_MOTIF_FILE", "InputError", "MotifSet", "PluginError",
     "PreparedData", "WtkoError", "atomic_dir", "atomic_path", "attribute", "attribution_method", "batch_args",
     "batches", "build_model", "check_input", "check_target", "consensus", "decode", "export", "exporter",
     "find_motif", "get_registry", "load_model", "load_motifs", "load_prepared", "model_on", "motif_finder",

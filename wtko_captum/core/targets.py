@@ -39,7 +39,7 @@ class LogitDiff(nn.Module):
         label = (f"{names[self.pos]}-{names[self.neg]}" if len(names) > max(self.pos, self.neg)
                  else f"{self.pos}-{self.neg}")
         self.class_names = [label]
-        for attr in ("input_length", "architecture", "identity", "receptive_field", "config"):
+        for attr in ("input_length", "architecture", "identity", "receptive_field", "config", "grad_cam_layer"):
             if hasattr(model, attr):
                 try:
                     object.__setattr__(self, attr, getattr(model, attr))

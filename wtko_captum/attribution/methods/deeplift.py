@@ -6,8 +6,12 @@
 
 Both return hypothetical contributions ``(N, 4, L)``: for every base ``b`` at position ``i``
 the contribution the base would have made had it been there; ``(attr * X).sum((1, 2))`` equals
-``f(x) - mean_k f(ref_k)`` (completeness). Pass ``deltas_out=[]`` to receive the per-sequence
-convergence deltas ``sum(attr * X) - (f(x) - mean f(ref))`` as one CPU tensor ``(N,)``.
+``f(x) - mean_k f(ref_k)`` (completeness) for a sequence without N. Pass ``deltas_out=[]`` to
+receive the per-sequence convergence deltas ``mean_k sum((x - ref_k) * m_k) - (f(x) - mean_k
+f(ref_k))`` (``m_k`` the multipliers) as one CPU tensor ``(N,)``: the same number as
+``sum(attr * X) - (f(x) - mean f(ref))`` where ``x`` has no N column. (At an N column the
+projection ``attr * X`` is 0, while a shuffled reference may hold a base there whose
+contribution is part of the difference.)
 
 Both refuse, before any work, a model with a layer that has no DeepLIFT rule
 (:class:`~wtko_captum.core.errors.NoRuleError`; how a layer gets a rule:
@@ -24,6 +28,7 @@ from wtko_captum.core.registry import attribution_method
 from wtko_captum.attribution.methods._common import batch_args, batches, check_input, check_target, model_on
 from wtko_captum.attribution.methods._exact_deeplift import ExactDeepLift, hypothetical_from_multipliers
 from wtko_captum.attribution.methods._references import make_references
+from wtko_captum.attribution.methods.deeplift_rules import exact_layers
 
 #: completeness tolerance: mean |delta| over a batch, relative to its mean |f(x) - f(ref)|
 TOLERANCE = 1e-3
@@ -60,14 +65,14 @@ def exact_deeplift(model, X, refs, *, target=0, args=None, batch_size=128, devic
     out = torch.empty_like(X)
     deltas = torch.empty(N)
     per = max(1, batch_size // K)
-    engine = ExactDeepLift(model, additional_nonlinear_ops, method=name)  # refuses unruled layers
-    with model_on(model, device) as dev, engine:
+    with model_on(model, device) as dev, exact_layers(model), \
+            ExactDeepLift(model, additional_nonlinear_ops, method=name) as engine:  # refuses unruled layers
         for sl in batches(N, per, verbose, name):
             x, r = X[sl].to(dev), refs[sl].to(dev)
             mult, y_x, y_r = engine.multipliers(x, r, target, batch_args(args, sl, dev))
             hyp = hypothetical_from_multipliers(mult, r)
             diff = y_x - y_r.mean(1)
-            deltas[sl] = ((hyp * x).sum((1, 2)) - diff).cpu()
+            deltas[sl] = (((x.unsqueeze(1) - r) * mult).sum((2, 3)).mean(1) - diff).cpu()
             check_completeness(deltas[sl], diff.cpu(), y_x.cpu(), name, tolerance)
             out[sl] = hyp.detach().cpu()
     if deltas_out is not None:

@@ -38,12 +38,19 @@ How a module gets its rule, first match wins:
    then assumed to combine them affinely; the completeness check catches a model where it
    does not).
 
-A leaf module with no rule, or a layer whose forward is opaque (``nn.LSTM``,
+A layer whose forward is opaque but has an exact twin made of ruled modules is swapped for the
+twin while DeepLIFT runs (:func:`exact_layers`): ``nn.LSTM`` becomes its unrolled twin
+(:mod:`._unrolled_lstm`; same parameters, same outputs to float rounding), so DeepLIFT is exact
+on recurrent models too.
+
+A leaf module with no rule, or a layer whose forward is opaque and has no twin (``nn.GRU``,
 ``nn.MultiheadAttention``, ``nn.TransformerEncoderLayer``), stops the method before any work
 with :class:`~wtko_captum.core.errors.NoRuleError`, naming each such module by its path and
 type and listing the registered methods that need no rules.
 """
 from __future__ import annotations
+
+import contextlib
 
 from torch import nn
 
@@ -152,6 +159,28 @@ def no_rule_message(missing, method: str) -> str:
             f"Methods that need no per-layer rules work on it: {', '.join(works) or 'none installed'}. "
             "To give a layer a rule, set `deeplift_rule = \"rescale\"` (or linear, maxpool, softmax, "
             "bilinear) on its class, or pass additional_nonlinear_ops={LayerType: rule}")
+
+
+@contextlib.contextmanager
+def exact_layers(model: nn.Module):
+    """Within the block, every ``nn.LSTM`` of ``model`` (without projection) is replaced by its
+    unrolled twin, which shares its parameters and has a rule for every step; the original
+    layers are put back on exit, also after an error. Yields ``model``."""
+    from wtko_captum.attribution.methods._unrolled_lstm import UnrolledLSTM
+
+    swaps = []
+    for name, m in list(model.named_modules()):
+        if type(m) is nn.LSTM and not m.proj_size and name:
+            parent_name, _, attr = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            swaps.append((parent, attr, m, UnrolledLSTM(m)))
+    for parent, attr, _, twin in swaps:
+        setattr(parent, attr, twin)
+    try:
+        yield model
+    finally:
+        for parent, attr, original, _ in swaps:
+            setattr(parent, attr, original)
 
 
 def methods_without_rules() -> list[str]:

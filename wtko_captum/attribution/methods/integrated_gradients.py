@@ -30,7 +30,8 @@ def integrated_gradients(model, X, args=None, *, target=0, batch_size=32, device
         ``random_state`` and the sequence) or a tensor ``(4, L)`` / ``(N, 4, L)``.
     batch_size : sequences per captum call (each expands to ``n_steps`` rows).
     deltas_out : optional list; receives the per-sequence convergence deltas
-        ``sum(attr * X) - (f(x) - f(baseline))`` as a CPU tensor ``(N,)``.
+        ``sum((x - b) * g) - (f(x) - f(b))`` as a CPU tensor ``(N,)`` (equal to
+        ``sum(attr * X) - (f(x) - f(b))`` for a sequence without N columns).
 
     Returns
     -------
@@ -62,7 +63,7 @@ def integrated_gradients(model, X, args=None, *, target=0, batch_size=32, device
             hyp = g - (b * g).sum(1, keepdim=True)
             with torch.no_grad():
                 diff = model(x, *extra)[:, target] - model(b, *extra)[:, target]
-            deltas[sl] = ((hyp * x).sum((1, 2)) - diff).cpu()
+            deltas[sl] = (((x - b) * g).sum((1, 2)) - diff).cpu()
             out[sl] = hyp.to("cpu", torch.float32)
     if deltas_out is not None:
         deltas_out.append(deltas)
