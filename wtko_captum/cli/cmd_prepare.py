@@ -26,6 +26,7 @@ examples:
   wtko prepare --table deseq2.tsv --lfc-col log2FoldChange --genome mm10.fa -o data/
   wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
   wtko prepare --wt bound.fa --ko unbound.fa --width 250 --wt-name bound --ko-name unbound -o data/
+  wtko prepare --sequences tiles.fa --tasks labels.tsv -o data/   # multi-task: one 0/1 column per task
 
 output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
 source file and line), sequences.fa, summary.tsv (counts per class per split), excluded.tsv
@@ -38,12 +39,18 @@ def add_arguments(p):
     g.add_argument("--wt", nargs="+", metavar="FILE", help="WT-class files (peaks or sequences); several allowed")
     g.add_argument("--ko", nargs="+", metavar="FILE", help="KO-class files (peaks or sequences); several allowed")
     g.add_argument("--table", metavar="FILE", help="a differential table (or a labelled sequence table) instead of --wt/--ko")
+    g.add_argument("--sequences", metavar="FILE",
+                   help="multi-task data: sequences (FASTA with chrom:start-end headers), labelled by --tasks")
+    g.add_argument("--tasks", metavar="TABLE",
+                   help="multi-task data: one row per --sequences sequence, one 0/1 column per task (a header "
+                        "names the tasks); one sigmoid output per task, nothing balanced")
     g.add_argument("--genome", metavar="FASTA", help="genome FASTA for peak coordinates (.fai built if missing)")
     g.add_argument("--genome-build", metavar="NAME", help="e.g. mm10; stored in meta.json and the model checkpoint")
     add_out(p, "output directory (replaced atomically)")
 
     w = p.add_argument_group("windows")
-    w.add_argument("--width", type=int, default=600, help="window length in bp, centred on the summit (default: 600)")
+    w.add_argument("--width", type=int, default=None,
+                   help="window length in bp, centred on the summit (default: 600; with --tasks the longest sequence)")
     w.add_argument("--drop-edge", action="store_true",
                    help="drop windows crossing a chromosome end (default: N-pad them); counted in excluded.tsv either way")
     w.add_argument("--skip-unknown-chroms", action="store_true",
@@ -74,8 +81,22 @@ def add_arguments(p):
 
 
 def run(args) -> int:
+    from wtko_captum.core.errors import InputError
     from wtko_captum.preparation.peaks import TableOptions
     from wtko_captum.preparation.prepare import prepare
+
+    if args.tasks or args.sequences:
+        from wtko_captum.preparation.tasks import prepare_tasks
+
+        if not (args.tasks and args.sequences) or args.wt or args.ko or args.table:
+            raise InputError("multi-task data takes --sequences FILE and --tasks TABLE (and no --wt/--ko/--table)")
+        path = prepare_tasks(args.out, args.sequences, args.tasks, width=args.width,
+                             test_chroms=split_list(args.test_chroms), val_chroms=split_list(args.val_chroms),
+                             val_fraction=args.val_fraction, genome_build=args.genome_build, seed=args.seed)
+        if not args.quiet:
+            print((path / "summary.tsv").read_text().rstrip())
+            print(f"wrote {path}/ (regions.tsv with a task:<name> column per task, sequences.fa, meta.json)")
+        return 0
 
     opts = TableOptions(chrom_col=args.chrom_col, start_col=args.start_col, end_col=args.end_col,
                         summit_col=args.summit_col, lfc_col=args.lfc_col, wt_count_col=args.wt_count_col,
@@ -83,7 +104,7 @@ def run(args) -> int:
                         wt_max_abs_lfc=args.wt_max_abs_lfc, wt_min_count=args.wt_min_count,
                         flip_lfc=args.flip_lfc)
     result = prepare(args.out, args.wt or (), args.ko or (), table=args.table, genome=args.genome,
-                     width=args.width, drop_edge=args.drop_edge, test_chroms=split_list(args.test_chroms),
+                     width=args.width or 600, drop_edge=args.drop_edge, test_chroms=split_list(args.test_chroms),
                      val_chroms=split_list(args.val_chroms), val_fraction=args.val_fraction,
                      balance_classes=not args.no_balance, class_names=(args.ko_name, args.wt_name),
                      genome_build=args.genome_build, table_options=opts if args.table else None,

@@ -5,7 +5,11 @@ A checkpoint is a plain dict of strings, numbers, lists and tensors::
     {"format": "wtko_captum.checkpoint", "format_version": 1,
      "architecture": "wtko_cnn", "config": {...}, "class_names": ["KO", "WT"],
      "input_length": 600, "genome_build": "mm10" | None, "training": {...},
-     "package_version": "0.1.0", "state_dict": {...}}
+     "outputs": "softmax" | "sigmoid", "package_version": "0.1.0", "state_dict": {...}}
+
+``outputs`` says how the logits are read: ``softmax`` over classes (one class per sequence), or
+``sigmoid`` per output (multi-task: independent 0/1 tasks, DeepSEA/Basset style); a checkpoint
+without it is ``softmax``.
 
 and is read with ``torch.load(..., weights_only=True)``, which refuses pickled code.
 """
@@ -24,9 +28,15 @@ FORMAT = "wtko_captum.checkpoint"
 FORMAT_VERSION = 1
 
 
+OUTPUTS = ("softmax", "sigmoid")
+
+
 def save_checkpoint(path, model: torch.nn.Module, architecture: str, class_names, *,
-                    genome_build=None, training=None) -> Path:
-    """Write ``model`` as a self-describing checkpoint (atomically)."""
+                    genome_build=None, training=None, outputs: str = "softmax") -> Path:
+    """Write ``model`` as a self-describing checkpoint (atomically); ``outputs`` is
+    ``"softmax"`` (classes) or ``"sigmoid"`` (one independent task per output)."""
+    if outputs not in OUTPUTS:
+        raise InputError(f"outputs must be one of {', '.join(OUTPUTS)}", value=outputs)
     from wtko_captum import __version__
 
     config = dict(getattr(model, "config", {}))
@@ -39,6 +49,7 @@ def save_checkpoint(path, model: torch.nn.Module, architecture: str, class_names
         "input_length": int(config.get("input_length", 0)),
         "genome_build": genome_build,
         "training": _plain(training or {}),
+        "outputs": outputs,
         "package_version": __version__,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
@@ -92,7 +103,8 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
 
     ``architecture`` / ``input_length``, when given, must match the checkpoint (a clear
     :class:`CheckpointError` otherwise). The model gets attributes ``class_names``,
-    ``input_length``, ``architecture`` and ``identity``. With ``with_checkpoint=True`` returns
+    ``outputs`` (``"softmax"`` or ``"sigmoid"``), ``input_length``, ``architecture`` and
+    ``identity``. With ``with_checkpoint=True`` returns
     ``(model, checkpoint_dict)``.
     """
     ckpt = read_checkpoint(path)
@@ -123,6 +135,7 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit architecture {arch!r}: {str(exc).splitlines()[0]}") from None
     model.class_names = list(ckpt["class_names"])
+    model.outputs = ckpt.get("outputs", "softmax")
     model.architecture = arch
     model.identity = model_identity(ckpt)
     model.eval().to(device)

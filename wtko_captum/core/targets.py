@@ -117,6 +117,16 @@ def resolve_class(target, class_names: list[str], n_outputs: int) -> int:
     raise InputError("target must be a class index, a class name, 'pred' or 'diff'", value=target)
 
 
+def check_pred_applies(model: nn.Module) -> None:
+    """``"pred"`` picks each sequence's most likely class: refused for a multi-task model (its
+    outputs are independent sigmoids, one per task, with no single predicted class)."""
+    if getattr(model, "outputs", "softmax") == "sigmoid":
+        names = class_names_of(model)
+        raise InputError("target 'pred' needs a model with softmax classes; this model has one sigmoid output "
+                         "per task: choose a task by name or index"
+                         + (f" ({', '.join(f'{i}={n}' for i, n in enumerate(names))})" if names else ""))
+
+
 def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:
     """``(pos, neg)`` output indices for ``"diff"``: WT minus KO by name, else 1 minus 0."""
     upper = [c.upper() for c in class_names]
