@@ -151,3 +151,26 @@ def test_deeplift_backends_agree_where_captum_has_no_rule(models, X, name):
     a = attribute(models[name], X, "deeplift_shap", target=1, n_shuffles=3, seed=2)
     b = attribute(models[name], X, "deeplift_shap", target=1, n_shuffles=3, seed=2, backend="tangermeme")
     torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4 * a.abs().max().item())
+
+
+@pytest.mark.slow
+def test_zoo_architectures_train_and_evaluate_through_a_run_config(tmp_path, data_dir):
+    """`wtko run` with [train] model = ... and model_options: a recurrent and an attention model
+    on the real ASCL1 vs CTCF tiles (one epoch each, tiny sizes)."""
+    from attr_helpers import run_wtko
+
+    src = data_dir / "sequences" / "deepaccess_slice"
+    for name in ("danq", "transformer"):
+        opts = ", ".join(f"{k} = {v}" for k, v in TINY[name].items())
+        cfg = tmp_path / f"{name}.toml"
+        cfg.write_text(f'[prepare]\nwt = ["{src / "ascl1_only.fa"}"]\nko = ["{src / "ctcf_only.fa"}"]\nwidth = 100\n'
+                       f'[train]\nmodel = "{name}"\nmodel_options = {{ {opts} }}\nepochs = 1\nseeds = [0]\n'
+                       f'[evaluate]\nsplit = "test"\n')
+        run_wtko(["run", cfg, "-o", tmp_path / name, "-q"])
+        import json
+
+        metrics = json.loads((tmp_path / name / "eval" / "metrics.json").read_text())
+        assert metrics["architecture"] == name and metrics["n"] == 294  # chr6 + chr7 tiles, balanced
+        from wtko_captum.core.checkpoint import load_model
+
+        assert load_model(tmp_path / name / "model" / "model.pt").config["hidden"] == 8

@@ -97,7 +97,7 @@ def benchmark_models(data, out, *, models="all", seeds=3, epochs: int = 30, pati
     from tqdm.auto import tqdm
 
     from wtko_captum import __version__
-    from wtko_captum.core.atomic import write_text
+    from wtko_captum.core.atomic import make_dirs, write_marker, write_text
     from wtko_captum.core.dataset import PreparedData, load_prepared
     from wtko_captum.core.device import resolve_device
 
@@ -119,7 +119,8 @@ def benchmark_models(data, out, *, models="all", seeds=3, epochs: int = 30, pati
     meta = dict(settings=settings, skipped=skipped, device=str(dev), threads=torch.get_num_threads(),
                 torch_version=torch.__version__, wtko_captum_version=__version__,
                 class_names=prepared.class_names, width=prepared.width)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out)
+    write_marker(out)  # an output of this tool (it may be replaced or resumed later)
     write_text(out / "benchmark.json", json.dumps(meta, indent=2) + "\n")
     for name, why in skipped.items():
         log.warning("benchmark: %s skipped: %s", name, why)
@@ -247,10 +248,10 @@ def plot_roc(out: Path, runs: pd.DataFrame, path: Path) -> Path:
     common FPR grid and the TPRs averaged (the band is ± sd over seeds)."""
     from sklearn.metrics import roc_curve
 
-    from wtko_captum.core.figures import _figure, _save
+    from wtko_captum.core.figures import new_figure, save_figure
 
     grid = np.linspace(0, 1, 201)
-    fig = _figure(5.5, 5.0)
+    fig = new_figure(5.5, 5.0)
     ax = fig.add_subplot(1, 1, 1)
     for name, g in runs.groupby("model", sort=False):
         tprs = []
@@ -271,7 +272,7 @@ def plot_roc(out: Path, runs: pd.DataFrame, path: Path) -> Path:
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01),
            title="test ROC, mean over seeds")
     ax.legend(loc="lower right", fontsize=7, frameon=False)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _test_scores(predictions: Path) -> tuple[np.ndarray, np.ndarray]:
