@@ -27,8 +27,7 @@ examples:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import (add_batch_size, add_device, add_out, nonneg_float, positive_float,
-                                         positive_int)
+    from wtko_captum.cli.options import add_device, add_out, add_training_budget
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     add_out(p, "output directory (resumed when it holds the same benchmark)")
@@ -37,14 +36,7 @@ def add_arguments(p):
                         "the data; `wtko plugins --kind models` lists them)")
     p.add_argument("--seeds", default="3", metavar="K|S1,S2,..",
                    help="K seeded runs per architecture (seeds 0..K-1) or a comma list (default: 3)")
-    p.add_argument("--epochs", type=positive_int, default=30, help="maximum epochs per run (default: 30)")
-    p.add_argument("--patience", type=positive_int, default=10,
-                   help="early stopping: epochs without a better validation auROC (default: 10)")
-    add_batch_size(p, default=64)
-    p.add_argument("--accumulation", type=positive_int, default=1,
-                   help="batches per optimiser step (default: 1)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--weight-decay", type=nonneg_float, default=1e-4, help="Adam weight decay (default: 1e-4)")
+    add_training_budget(p, epochs=30, accumulation=1)
     p.add_argument("--model-option", action="append", default=[], metavar="MODEL.KEY=VALUE",
                    help="an option of one architecture's constructor, e.g. transformer.patch=4 (repeatable)")
     add_device(p)
