@@ -1,4 +1,4 @@
-"""The WTKO-CNN (the WT-vs-KO ATAC-seq paper's model): two conv blocks, attention pooling, two dense layers.
+"""The WTKO-CNN: two conv blocks, attention pooling, two dense layers (the WTKO paper).
 
 Every activation is its own module instance (none reused, nothing functional in ``forward``)
 because attribution hooks (DeepLIFT rules, Grad-CAM) attach to modules.

@@ -1,4 +1,4 @@
-"""The model's own attention weights mapped to input bases (SEEDS.md section 1)."""
+"""The model's own attention weights mapped to input bases (the WTKO paper's attention map)."""
 from __future__ import annotations
 
 import torch
