@@ -110,3 +110,18 @@ def test_task_table_errors_name_file_line_and_value(run, tmp_path):
     with pytest.raises(InputError, match=r"labels.tsv:4: task 'B': labels must be 0 or 1 \(got '2'\)"):
         prepare_tasks(tmp_path / "d", run["src"] / "tiles.fa", bad)
     assert not (tmp_path / "d").exists()
+
+
+def test_attribution_set_of_a_task_model_carries_sigmoid_probabilities(run, tmp_path):
+    from wtko_captum.attribution.attribute_prepared import attribute_prepared
+    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.core.checkpoint import load_model
+
+    written = attribute_prepared(run["model"], run["data"], tmp_path / "attr", ["saliency"], target="CTCF",
+                                 limit=6, device="cpu", verbose=False)
+    aset = AttributionSet.load(written["saliency"])
+    with torch.no_grad():
+        p = torch.sigmoid(load_model(run["model"])(torch.from_numpy(aset.X))).numpy()
+    np.testing.assert_allclose(aset.regions[["p_ASCL1", "p_CTCF"]].to_numpy(), p, atol=1e-5)
+    called = ["+".join(t for t, q in zip(("ASCL1", "CTCF"), row) if q > 0.5) or "none" for row in p]
+    assert list(aset.regions["pred_class"]) == called and aset.meta["target"] == 1

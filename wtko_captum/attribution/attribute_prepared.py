@@ -214,7 +214,8 @@ class _Run:
                        else self.target_label)
         meta = {"method": name, "hypothetical": bool(method_info(func).hypothetical), "target": self.target_label,
                 "target_name": target_name, "params": params, "model_identity": self.identity,
-                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split}
+                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split,
+                "outputs": getattr(self.model, "outputs", "softmax")}
         return _Job(self, name, func, used, key, meta)
 
 
