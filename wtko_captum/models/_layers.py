@@ -125,7 +125,3 @@ def conv_length(length: int, kernels, pools) -> int:
         length = (length - k + 1) // p
     return length
 
-
-def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters of ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
