@@ -14,7 +14,7 @@ from wtko_captum.attribution.methods._references import make_references
 from wtko_captum.core.checkpoint import checkpoint_from_state_dict, load_model
 from wtko_captum.core.errors import CheckpointError, InputError, NoRuleError
 
-bpnetlite = pytest.importorskip("bpnetlite")  # the [bpnet] extra; installed with [test]
+import bpnetlite  # noqa: F401  (the [bpnet] extra; installed with [test])
 L = 160
 
 
