@@ -32,6 +32,8 @@ inputs (recognised by their content, not their file name; any may be gzip/bgzip 
                  a labelled set: sequences (FASTA or sequence table) and a label table with
                  one 0/1 column per class or task (or one column of class names/indices),
                  rows in sequence order or keyed by sequence name in the first column.
+                 With --tasks the columns are independent tasks (multi-task, DeepSEA style):
+                 every row is kept with all its labels and the model gets one sigmoid per task.
 
 splits (--split):
   chrom          whole chromosomes held out: --test-chroms (chr6,chr7), --val-chroms (chr8).
@@ -49,6 +51,8 @@ examples:
   wtko prepare --wt seqs_a.fa --ko seqs_b.fa --split random --test-fraction 0.2 -o data/   # no coordinates
   wtko prepare --sequences set.fa --labels set.txt --label-names ASCL1,CTCF -o data/
   wtko prepare --wt WT.bed --ko KO.bed --genome mm10.fa --folds 5 -o data/   # then train --fold 0..4
+  wtko prepare --sequences tiles.fa --labels labels.tsv --tasks -o data/   # multi-task: one sigmoid per column
+  wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
 
 output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
 source file and line; genome or sequence coordinates; fold), sequences.fa, summary.tsv
@@ -71,6 +75,9 @@ def add_arguments(p):
     g.add_argument("--genome", metavar="FILE",
                    help="genome for peak coordinates: FASTA (plain, gzip, bgzip) or .2bit (index built if "
                         "missing, in a cache directory when the genome's folder is read-only)")
+    g.add_argument("--tasks", action="store_true",
+                   help="with --sequences/--labels: the label columns are independent tasks (multi-task: every "
+                        "row kept with all its labels, one sigmoid output per task, nothing balanced)")
     g.add_argument("--genome-build", metavar="NAME", help="e.g. mm10; stored in meta.json and the model checkpoint")
     g.add_argument("--strict-coordinates", action="store_true",
                    help="a FASTA header whose interval length disagrees with its sequence is an error "
@@ -89,9 +96,9 @@ def add_arguments(p):
     lab.add_argument("--background-name", default="background", help="that class's name (default: background)")
 
     w = p.add_argument_group("windows")
-    w.add_argument("--width", type=bounded(int, MIN_WIDTH), default=600,
-                   help=f"window length in bp, centred on the summit (default: 600; at least {MIN_WIDTH}, at "
-                        "most the longest chromosome)")
+    w.add_argument("--width", type=bounded(int, MIN_WIDTH), default=None,
+                   help=f"window length in bp, centred on the summit (default: 600, with --tasks the longest "
+                        f"sequence; at least {MIN_WIDTH}, at most the longest chromosome)")
     w.add_argument("--drop-edge", action="store_true",
                    help="drop windows crossing a chromosome end (default: N-pad them); counted in excluded.tsv either way")
     w.add_argument("--skip-unknown-chroms", action="store_true",
@@ -149,13 +156,15 @@ def run(args) -> int:
     from wtko_captum.preparation.peaks import TableOptions
     from wtko_captum.preparation.prepare import prepare
 
+    if args.tasks:
+        return _run_tasks(args)
     opts = TableOptions(chrom_col=args.chrom_col, start_col=args.start_col, end_col=args.end_col,
                         summit_col=args.summit_col, lfc_col=args.lfc_col, wt_count_col=args.wt_count_col,
                         ko_count_col=args.ko_count_col, ko_min_lfc=args.ko_min_lfc,
                         wt_max_abs_lfc=args.wt_max_abs_lfc, wt_min_count=args.wt_min_count,
                         flip_lfc=args.flip_lfc)
     result = prepare(args.out, args.wt or (), args.ko or (), table=args.table, sequences=args.sequences,
-                     labels=args.labels, genome=args.genome, width=args.width, drop_edge=args.drop_edge,
+                     labels=args.labels, genome=args.genome, width=args.width or 600, drop_edge=args.drop_edge,
                      **_splits(args), balance_classes=not args.no_balance, class_names=(args.ko_name, args.wt_name),
                      label_names=split_list(args.label_names) or None, multi_label=args.multi_label,
                      background=args.background, background_name=args.background_name,
@@ -165,4 +174,24 @@ def run(args) -> int:
     if not args.quiet:
         print(result.summary.to_string(index=False))
         print(f"wrote {result.path}/ (regions.tsv, sequences.fa, summary.tsv, excluded.tsv, meta.json)")
+    return 0
+
+
+def _run_tasks(args) -> int:
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.preparation.tasks import prepare_tasks
+
+    if not (args.sequences and args.labels) or args.wt or args.ko or args.table:
+        raise InputError("--tasks takes --sequences FILE and --labels TABLE (and no --wt/--ko/--table)")
+    splits = _splits(args)
+    result = prepare_tasks(args.out, args.sequences, args.labels, width=args.width, split=splits["split"],
+                           test_chroms=splits["test_chroms"], val_chroms=splits["val_chroms"],
+                           test_fraction=args.test_fraction, val_fraction=args.val_fraction,
+                           label_names=split_list(args.label_names) or None,
+                           strict_coordinates=args.strict_coordinates, genome_build=args.genome_build,
+                           seed=args.seed)
+    if not args.quiet:
+        print(result.summary[["split", "class", "n"]].rename(columns={"class": "task", "n": "positives"})
+              .to_string(index=False))
+        print(f"wrote {result.path}/ (regions.tsv with task:NAME columns, sequences.fa, summary.tsv, meta.json)")
     return 0

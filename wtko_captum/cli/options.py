@@ -129,6 +129,21 @@ def add_batch_size(p, default: int = 128, what: str = "sequences per batch"):
     p.add_argument("--batch-size", type=positive_int, default=default, help=f"{what} (default: {default})")
 
 
+def add_training_budget(p, *, epochs: int = 100, accumulation: int = 4):
+    """How a model is trained (``train``, ``benchmark models``): ``--epochs``, ``--patience``,
+    ``--batch-size``, ``--accumulation``, ``--lr``, ``--weight-decay``."""
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"maximum epochs (default: {epochs})")
+    p.add_argument("--patience", type=positive_int, default=10,
+                   help="stop after this many epochs without a better validation auROC (default: 10)")
+    add_batch_size(p, default=64)
+    p.add_argument("--accumulation", type=positive_int, default=accumulation,
+                   help=f"batches per optimiser step (gradient accumulation, default: {accumulation})")
+    p.add_argument("--lr", type=bounded(float, 0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate, in (0, 10] (default: 1e-3)")
+    p.add_argument("--weight-decay", type=bounded(float, 0, 1), default=1e-4,
+                   help="Adam weight decay, in [0, 1] (default: 1e-4)")
+
+
 def add_motif_db(p, help: str = "motif database (MEME, JASPAR, HOMER or a motif table; default: the bundled "
                                 "JASPAR 2020 CORE vertebrates)", old=("--db", "--motif-file")):
     add_option(p, "--motif-db", old=old, dest="motif_db", default=None, metavar="FILE", help=help)
