@@ -18,9 +18,10 @@ import numpy as np
 from wtko_captum.core.atomic import atomic_path
 
 from wtko_captum.core.registry import exporter
+from wtko_captum.core.tracks import DESCRIPTIONS
 
 from track_exporters.bigwig import _sizes, plan_files, write_sidecar
-from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
+from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, iter_runs
 
 log = logging.getLogger("wtko_captum")
 

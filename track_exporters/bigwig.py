@@ -21,11 +21,11 @@ from typing import Sequence
 from wtko_captum.core.atomic import atomic_path, write_text
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.registry import exporter
+from wtko_captum.core.tracks import DESCRIPTIONS, TRACKS_SIDECAR_FORMAT, expand_tracks
 
-from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
+from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, iter_runs
 
 log = logging.getLogger("wtko_captum")
-MANIFEST_FORMAT = "wtko_captum.tracks"
 
 
 def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
@@ -63,7 +63,7 @@ def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_sour
     """The sidecar description of written track files."""
     s0 = sets[0]
     return {
-        "format": MANIFEST_FORMAT,
+        "format": TRACKS_SIDECAR_FORMAT,
         "version": 1,
         "file_format": fmt,
         "overlap": overlap,
