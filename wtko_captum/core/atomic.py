@@ -31,6 +31,20 @@ def atomic_path(path, suffix: str | None = None):
             os.unlink(tmp)
 
 
+def path_component(name: str, what: str = "name") -> str:
+    """``name`` as one file-name component under an output directory: a qualified plugin name's
+    ``:`` becomes ``.``; anything that could leave the directory (``/``, ``\\``, ``..``, a
+    leading ``.`` or ``-``, control characters) is an error, never a path outside ``-o``."""
+    from wtko_captum.core.errors import InputError
+
+    out = str(name).replace(":", ".")
+    if (not out or out in (".", "..") or out[0] in ".-" or any(c in out for c in "/\\\0")
+            or any(ord(c) < 32 for c in out)):
+        raise InputError(f"{what} cannot be used as a file name (it must not contain '/', '..' or "
+                         f"control characters, nor start with '.' or '-')", value=name)
+    return out
+
+
 def write_text(path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically; returns the path."""
     with atomic_path(path) as tmp:

@@ -152,12 +152,18 @@ class AttributionStore:
         return self.h5["X"][start:end]
 
     def write(self, start: int, attr: np.ndarray, logits: np.ndarray | None = None,
-              _before_done=None, stats: dict | None = None) -> None:
-        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again.
+              stats: dict | None = None) -> None:
+        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again,
+        so a process killed between the two steps leaves the rows not done (recomputed on
+        resume), never marked done with scores missing.
 
         ``stats``: a JSON-able summary of these rows (e.g. convergence deltas), kept under
         the key ``str(start)`` in :meth:`chunk_stats`.
         """
+        self._write_rows(start, attr, logits, stats)
+        self._mark_done(start, start + len(attr))
+
+    def _write_rows(self, start, attr, logits, stats) -> None:
         end = start + len(attr)
         self.h5["attr"][start:end] = np.asarray(attr, dtype=np.float32)
         if logits is not None:
@@ -167,8 +173,8 @@ class AttributionStore:
             all_stats[str(start)] = stats
             self.h5.attrs["chunk_stats"] = _json(all_stats)
         self.h5.flush()
-        if _before_done is not None:  # debug hook for crash tests
-            _before_done()
+
+    def _mark_done(self, start: int, end: int) -> None:
         self.h5["done"][start:end] = True
         self.h5.flush()
 
