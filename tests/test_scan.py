@@ -140,7 +140,7 @@ def test_scan_at_stride_width_equals_attribute_then_export(genome, tmp_path):
     model = load_model(genome["model"])
     regions = pd.DataFrame(rows, columns=["chrom", "start", "end"])
     for m in methods:
-        A = attribute(model, X, m, 1, random_state=0, **({"n_shuffles": 2} if m == "deeplift_shap" else {}))
+        A = attribute(model, X, m, 1, seed=0, **({"n_shuffles": 2} if m == "deeplift_shap" else {}))
         export("bigwig", AttributionSet(X, A.numpy(), regions, m), tmp_path / "ref", genome=genome["fasta"])
         for t in ("projected", "maxabs"):
             got, want = values(tmp_path / "scan" / f"{m}.{t}.bw"), values(tmp_path / "ref" / f"{m}.{t}.bw")

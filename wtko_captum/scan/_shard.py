@@ -152,7 +152,7 @@ def _attribute(model, X: np.ndarray, name: str, logits: np.ndarray, job: ScanJob
         for rows, n in fixed_batches(len(rows_all), job.batch_size):
             r = rows_all[rows]
             a = attribute(model, torch.from_numpy(X[r]), name, target, batch_size=job.batch_size, device=dev,
-                          random_state=job.seed, rc_average=job.rc_average, **options)
+                          seed=job.seed, rc_average=job.rc_average, **options)
             out[r[:n]] = a[:n].numpy()
     return out
 
