@@ -106,8 +106,9 @@ def scan(model, genome, out, *, methods=("saliency",), chroms=None, bed=None, st
     -------
     dict
         ``bigwigs`` (list of Path), ``manifest``, ``skipped`` (paths), ``n_shards``,
-        ``computed`` (shards computed by this call), ``seconds``, ``windows``, ``bases``,
-        ``max_rss_mb`` (peak memory of a worker).
+        ``computed`` (shards computed by this call), ``seconds``, ``shard_seconds`` (the
+        computed shards' time on their workers, summed), ``windows``, ``bases``, ``max_rss_mb``
+        (peak memory of a worker).
     """
     t0 = time.perf_counter()
     if writer not in WRITERS:
@@ -157,6 +158,7 @@ class ScanPlan:
         self.sizes, self.tiling, self.job, self.options = sizes, tiling, job, options
         self.class_names, self.hypothetical = class_names, hypothetical
         self.shards = tiling.shards()
+        self.shard_seconds = 0.0  # summed over the shards computed by this call, on their workers
 
     @classmethod
     def create(cls, model, genome, *, methods, chroms, bed, stride, target, tracks, overlap, options,
@@ -267,7 +269,7 @@ class ScanPlan:
                  len(pending), len(self.shards), engine.describe(), self.tiling.n_windows, self.tiling.width,
                  self.tiling.stride, ", ".join(self.job.methods))
         threads = torch.get_num_threads()
-        rss, computed = [], 0
+        rss, computed, self.shard_seconds = [], 0, 0.0
         bar = tqdm(total=self.tiling.n_bases, initial=done_bases, unit="bp", unit_scale=True, desc="scan",
                    disable=not verbose)
         try:
@@ -277,6 +279,7 @@ class ScanPlan:
                 manifest.mark(task.shard.index)
                 manifest.save(every=0.5)
                 rss.append(result["max_rss_mb"])
+                self.shard_seconds += result["seconds"]
                 computed += 1
                 bar.update(task.shard.length)
         finally:
@@ -330,7 +333,8 @@ class ScanPlan:
         return {"bigwigs": [p for p in written if p.suffix == ".bw"], "manifest": manifest.path,
                 "skipped": out / "skipped.bed", "n_shards": len(self.shards), "computed": computed,
                 "seconds": time.perf_counter() - t0, "windows": self.tiling.n_windows, "bases": self.tiling.n_bases,
-                "max_rss_mb": max(rss) if rss else None, "job": asdict(self.job)}
+                "shard_seconds": self.shard_seconds, "max_rss_mb": max(rss) if rss else None,
+                "job": asdict(self.job)}
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
