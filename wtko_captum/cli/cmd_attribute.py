@@ -1,8 +1,8 @@
 """wtko attribute: attribution scores for a prepared split, one AttributionSet per method."""
 from __future__ import annotations
 
-from wtko_captum.cli.options import (add_batch_size, add_device, add_method_options, add_out, add_seed, add_target,
-                                     method_options, split_list, target_value)
+from wtko_captum.cli.options import (add_batch_size, add_device, add_method_options, add_out, add_seed, add_split,
+                                     add_target, method_options, positive_int, split_list, target_value)
 
 HELP = "explain a trained model: attribution scores per base for a data split (saliency, DeepLIFT-SHAP, ISM, ...)"
 STAGE = "explain"
@@ -16,7 +16,7 @@ prepared-data directory, with one or more methods, and write one AttributionSet 
   OUT/<method>.h5           the chunked store the run streams into (kept for resuming)
 
 An interrupted run resumes where it stopped when re-run with the same arguments; the result
-equals an uninterrupted run. `wtko plugins list` shows the installed methods.
+equals an uninterrupted run. `wtko plugins` shows the installed methods.
 
 Targets: a class name (WT, KO) or index, `pred` (each sequence's predicted class, the WTKO
 paper's choice) or `diff` (logit WT minus logit KO).
@@ -31,9 +31,9 @@ def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory written by `wtko prepare`")
     add_out(p, "output directory")
-    p.add_argument("--split", default="test", help="train, val, test or all (default: test)")
+    add_split(p)
     p.add_argument("--method", default="saliency",
-                   help="comma-separated methods (default: saliency); see `wtko plugins list`")
+                   help="comma-separated methods (default: saliency); see `wtko plugins`")
     add_target(p)
     add_method_options(p)
     p.add_argument("--rc-average", action="store_true",
@@ -41,9 +41,9 @@ def add_arguments(p):
     add_batch_size(p)
     add_device(p)
     add_seed(p)
-    p.add_argument("--chunk-size", type=int, default=256,
+    p.add_argument("--chunk-size", type=positive_int, default=256,
                    help="sequences per stored chunk, the unit a resumed run restarts from (default: 256)")
-    p.add_argument("--limit", type=int, help="only the first N sequences of the split")
+    p.add_argument("--limit", type=positive_int, help="only the first N sequences of the split")
 
 
 def run(args) -> int:
