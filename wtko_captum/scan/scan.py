@@ -22,7 +22,6 @@ the missing shards and writes the same bigWigs; other options are refused.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -119,12 +118,15 @@ def scan(model, genome, out, *, methods=("saliency",), chroms=None, bed=None, st
                            device=device, seed=seed, rc_average=rc_average, shard_size=shard_size,
                            max_zooms=max_zooms)
     eng = make_engine(engine, workers, scheduler)
-    out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out):
+    from wtko_captum.core.atomic import output_dir, output_lock
+
+    with output_lock(out):
+        output_dir(out)
         manifest, store = plan.open(out)
         if manifest.state == "complete":
             log.info("%s: scan already complete; nothing to do", out)
             return plan.summary(out, manifest, 0, t0, [])
+        plan.check_space(out, manifest)
         computed, rss = plan.compute(eng, manifest, store, verbose)
         manifest.state = "writing"
         manifest.save()
@@ -132,21 +134,6 @@ def scan(model, genome, out, *, methods=("saliency",), chroms=None, bed=None, st
         if not keep_shards:
             store.remove()
     return plan.summary(out, manifest, computed, t0, rss, written)
-
-
-@contextlib.contextmanager
-def _exclusive(out: Path):
-    """One scan at a time per output directory (the lock goes with the process, kill -9 too)."""
-    import fcntl
-
-    with open(out / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError("another scan is writing into this directory", path=out) from None
-        for stale in list(out.glob(".*.part*")) + list((out / "shards").glob(".*.part*")):
-            stale.unlink()  # temporary files of a run that was killed
-        yield
 
 
 class ScanPlan:
@@ -249,6 +236,16 @@ class ScanPlan:
             log.info("%s: resuming: %d of %d shard(s) already done", out, manifest.n_done, len(self.shards))
         manifest.save()
         return manifest, store
+
+    def check_space(self, out: Path, manifest: Manifest) -> None:
+        """Stop before the work when the disk cannot hold the shards still to compute (float32
+        per base and track) and the bigWigs (about half that, compressed)."""
+        from wtko_captum.core.atomic import check_free_space
+
+        per_base = 4 * (len(self.job.methods) * len(self.job.tracks) + len(self.class_names))
+        pending = sum(s.length for s in self.shards if manifest.status[s.index] != "done")
+        check_free_space(out, per_base * pending + per_base * self.tiling.n_bases // 2 + (16 << 20),
+                         f"{len(self.shards)} shard(s) and {len(self.outputs(out))} bigWig(s)")
 
     def tasks(self, manifest: Manifest):
         """The shards not done yet, with their bases (read lazily, one shard at a time)."""
