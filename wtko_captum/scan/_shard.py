@@ -17,6 +17,7 @@ faster arrangement for these small convolutions.
 """
 from __future__ import annotations
 
+import copy
 import resource
 import time
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ def run_shard(task: ShardTask, model: torch.nn.Module, job: ScanJob) -> dict:
     dev = torch.device(job.device)
     if dev.type == "cpu":
         torch.set_num_threads(1)
-    model = model.eval().to(dev)
+    # a private copy: methods attach hooks to modules, and a dask worker may run shards on threads
+    model = copy.deepcopy(model).eval().to(dev)
     starts = shard.first + job.stride * np.arange(shard.n_windows, dtype=np.int64)
     X = windows_onehot(task.sequence, job.width, job.stride)
     keep = np.flatnonzero(X.any(axis=(1, 2)))
