@@ -197,6 +197,10 @@ class ScanPlan:
                 raise InputError(f"hypothetical tracks need hypothetical attributions; method {m!r} gives "
                                  "projected scores only: use --tracks projected,maxabs")
         n_out, class_names, target = _target(model, target, width)
+        from wtko_captum.core.atomic import path_component
+
+        for name, what in [(m, "method") for m in methods] + [(c, "class name") for c in class_names]:
+            path_component(name, what)  # both name output files
         dev = resolve_device(device)
         job = ScanJob(width=width, stride=stride, methods=tuple(methods), method_options=method_options,
                       tracks=tuple(names), overlap=overlap, target=target, batch_size=batch_size, seed=seed,
@@ -288,8 +292,12 @@ class ScanPlan:
 
     def outputs(self, out: Path) -> list[tuple[Path, str, str | None, int]]:
         """``(path, kind, method, row)`` of every bigWig, in the order written."""
-        files = [(out / f"{m}.{t}.bw", "track", m, i) for m in self.job.methods for i, t in enumerate(self.job.tracks)]
-        files += [(out / f"prediction.p_{c}.bw", "pred", None, i) for i, c in enumerate(self.class_names)]
+        from wtko_captum.core.atomic import path_component
+
+        files = [(out / f"{path_component(m, 'method')}.{t}.bw", "track", m, i)
+                 for m in self.job.methods for i, t in enumerate(self.job.tracks)]
+        files += [(out / f"prediction.p_{path_component(c, 'class name')}.bw", "pred", None, i)
+                  for i, c in enumerate(self.class_names)]
         return files
 
     def write(self, out: Path, manifest: Manifest, store: ShardStore, writer: str, verbose: bool) -> list[Path]:
@@ -309,7 +317,7 @@ class ScanPlan:
         return written
 
     def _sidecar(self, out: Path, method: str) -> Path:
-        from wtko_captum.core.atomic import write_text
+        from wtko_captum.core.atomic import path_component, write_text
         from wtko_captum.core.tracks import DESCRIPTIONS, TRACKS_SIDECAR_FORMAT
 
         doc = {
@@ -320,9 +328,10 @@ class ScanPlan:
             "hypothetical": self.hypothetical[method], "target": self.job.target,
             "model_identity": self.options["model_identity"], "window_length": self.job.width,
             "method_options": self.options["method_options"][method],
-            "tracks": [{"track": t, "file": f"{method}.{t}.bw", "description": DESCRIPTIONS[t]} for t in self.job.tracks],
+            "tracks": [{"track": t, "file": f"{path_component(method)}.{t}.bw", "description": DESCRIPTIONS[t]}
+                       for t in self.job.tracks],
         }
-        return write_text(out / f"{method}.tracks.json", json.dumps(doc, indent=2, default=str) + "\n")
+        return write_text(out / f"{path_component(method)}.tracks.json", json.dumps(doc, indent=2, default=str) + "\n")
 
     def summary(self, out: Path, manifest: Manifest, computed: int, t0: float, rss: list[float],
                 written: list[Path] | None = None) -> dict:
