@@ -67,8 +67,11 @@ def assert_same_bigwigs(a: Path, b: Path, names, *, same_bytes: bool):
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-OUTPUTS = ["saliency.projected.bw", "saliency.maxabs.bw", "prediction.p_KO.bw", "prediction.p_WT.bw"]
-OPTS = dict(methods=["saliency"], stride=W // 2, target=1, device="cpu", batch_size=16)
+# deeplift hooks the model's modules: it fails on a model that a worker received damaged
+OUTPUTS = ["saliency.projected.bw", "saliency.maxabs.bw", "deeplift.projected.bw", "deeplift.maxabs.bw",
+           "prediction.p_KO.bw", "prediction.p_WT.bw"]
+OPTS = dict(methods=["saliency", "deeplift"], options={"reference": "zero"}, stride=W // 2, target=1, device="cpu",
+            batch_size=16)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +176,7 @@ def test_shard_size_and_overlap_rule(genome, reference, tmp_path):
     assert manifest["state"] == "complete" and manifest["n_done"] == manifest["n_shards"] > 100
     assert not (tmp_path / "small" / "shards").exists()  # removed once the bigWigs are written
 
-    scan(genome["model"], genome["fasta"], tmp_path / "maxabs", shard_size=7, workers=1, overlap="max-abs",
+    scan(genome["model"], genome["fasta"], tmp_path / "maxabs", shard_size=60, workers=1, overlap="max-abs",
          tracks=["projected"], **OPTS)
     mean, mx = values(reference / "saliency.projected.bw"), values(tmp_path / "maxabs" / "saliency.projected.bw")
     for c in SIZES:
@@ -252,7 +255,8 @@ def test_local_pool_survives_a_lost_worker(genome, reference, tmp_path):
 
 # ---- resume ---------------------------------------------------------------------------------------
 def _cli(genome, out, *extra):
-    return [*WTKO, "scan", str(genome["model"]), "--genome", str(genome["fasta"]), "--method", "saliency",
+    return [*WTKO, "scan", str(genome["model"]), "--genome", str(genome["fasta"]), "--method", "saliency,deeplift",
+            "--reference", "zero",
             "--stride", str(W // 2), "--target", "1", "--device", "cpu", "--workers", "1", "--shard-size", "60", "--batch-size", "16",
             "-o", str(out), "-q", *extra]
 

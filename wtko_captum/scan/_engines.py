@@ -11,14 +11,15 @@ sequence, so memory stays flat however long the genome is).
 ``dask``
     ``dask.distributed``: a ``LocalCluster`` of ``workers`` single-threaded processes, or the
     cluster at ``scheduler``. The model is scattered to every worker once
-    (``broadcast=True``). A worker lost mid-shard is handled by dask's scheduler, which reruns
-    the shard elsewhere; a shard's result reaches the driver once, so nothing is written twice
-    and nothing is missed.
+    (``broadcast=True``), as one pickle (:class:`ShippedModel`). A worker lost mid-shard is
+    handled by dask's scheduler, which reruns the shard elsewhere; a shard's result reaches the
+    driver once, so nothing is written twice and nothing is missed.
 """
 from __future__ import annotations
 
 import logging
 import os
+import pickle
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -63,6 +64,34 @@ def _init_worker(model, job: ScanJob) -> None:
 
 def _run_in_worker(task: ShardTask) -> dict:
     return run_shard(task, *_WORKER)
+
+
+class ShippedModel:
+    """A model that travels as one pickle and is unpickled once per worker.
+
+    dask serializes an ``nn.Module`` generically, attribute by attribute, and its hook
+    registries come back as plain dicts, on which torch cannot register hooks (DeepLIFT and
+    captum's layer methods then fail); a pickle keeps the module as it was.
+    """
+
+    def __init__(self, model):
+        self.blob = pickle.dumps(model)
+        self._model = None
+
+    def __getstate__(self):
+        return {"blob": self.blob}
+
+    def __setstate__(self, state):
+        self.blob, self._model = state["blob"], None
+
+    def get(self):
+        if self._model is None:
+            self._model = pickle.loads(self.blob)
+        return self._model
+
+
+def _run_shipped(task: ShardTask, shipped: ShippedModel, job: ScanJob) -> dict:
+    return run_shard(task, shipped.get(), job)
 
 
 class LocalEngine:
@@ -169,7 +198,7 @@ class DaskEngine:
                                         dashboard_address=None, silence_logs=logging.WARNING)
             self.client = Client(self.cluster)
         self.job = job
-        self.model = self.client.scatter(model, broadcast=True, hash=False)
+        self.model = self.client.scatter(ShippedModel(model), broadcast=True, hash=False)
         self.prefix = f"wtko-scan-{uuid.uuid4().hex[:8]}"
 
     def _in_flight(self) -> int:
@@ -189,7 +218,7 @@ class DaskEngine:
                 task = next(it, None)
                 if task is None:
                     return
-                fut = self.client.submit(run_shard, task, self.model, self.job,
+                fut = self.client.submit(_run_shipped, task, self.model, self.job,
                                          key=f"{self.prefix}-{task.shard.index}", pure=False)
                 pending[fut.key] = task
                 queue.add(fut)
