@@ -173,10 +173,6 @@ class DaskEngine:
     name = "dask"
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None):
-        try:
-            import distributed  # noqa: F401
-        except ImportError:  # a core dependency; a broken environment still gets a clear message
-            raise InputError("--engine dask needs dask.distributed: pip install distributed") from None
         self.workers = workers
         self.scheduler = scheduler
         self.client = self.cluster = None
