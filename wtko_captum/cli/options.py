@@ -154,6 +154,31 @@ def add_split(p, default: str = "test", choices=("train", "val", "test", "all"))
                    help=f"which split of the prepared data (default: {default})")
 
 
+def add_method_options(p):
+    """The attribution methods' own options (each method takes those its signature has)."""
+    g = p.add_argument_group("method options (each method uses those it takes)")
+    g.add_argument("--n-shuffles", type=positive_int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
+    g.add_argument("--n-steps", type=positive_int, help="integration steps (integrated_gradients)")
+    g.add_argument("--reference", help="reference/baseline: zero or shuffle (deeplift, integrated_gradients)")
+    g.add_argument("--layer", help="layer name for layer methods (grad_cam; default: the first conv)")
+    g.add_argument("--backend", help="implementation where a method has several (e.g. captum, tangermeme)")
+
+
+def method_options(args) -> dict:
+    """The values of :func:`add_method_options` (None: not given)."""
+    return {k: getattr(args, k) for k in ("n_shuffles", "n_steps", "reference", "layer", "backend")}
+
+
+def add_target(p, default: str = "pred"):
+    p.add_argument("--target", default=default,
+                   help=f"class name (WT, KO), class index, pred or diff (default: {default})")
+
+
+def target_value(text: str):
+    """A ``--target`` as the library takes it: an int for an index, else the string."""
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
 def split_list(text: str | None) -> list[str]:
     """'a,b, c' -> ['a', 'b', 'c']; None or '' -> []."""
     return [t.strip() for t in (text or "").split(",") if t.strip()]
