@@ -126,7 +126,7 @@ def attribution_sets(model, genome: Genome, top, target: Target, method: str, *,
     used, dropped = accepted_options(func, {k: v for k, v in options.items() if v is not None})
     if dropped:
         log.info("%s: ignoring options it does not take: %s", method, ", ".join(dropped))
-    common = dict(batch_size=batch_size, device=device, random_state=seed, rc_average=rc_average,
+    common = dict(batch_size=batch_size, device=device, seed=seed, rc_average=rc_average,
                   verbose=verbose, **used)
     A_ref = attribute(model, X_ref, method, tgt, **common).numpy()
     A_alt = attribute(model, X_alt, method, tgt, **common).numpy()
