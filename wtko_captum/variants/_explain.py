@@ -72,10 +72,10 @@ def ism_heatmaps(model, genome: Genome, top, target: Target, width: int, out_dir
         alt_seq = genome.alt_window(a, ref_seq)
         ref0 = genome.ref_start(a)
         panels = {}
+        w = min(L, max(width, len(a.nref) + 2, len(a.nalt) + 2))
         for which, seq, alen, pos in (("ref", ref_seq, len(a.nref), ref0 + np.arange(L)),
                                       ("alt", alt_seq, len(a.nalt), alt_positions(a, L))):
             off = allele_offset(L, alen)
-            w = min(L, max(width, alen + 2))
             lo = int(np.clip(off + alen // 2 - w // 2, 0, L - w))
             X = torch.from_numpy(one_hot(seq))
             y0, yh = saturation_mutagenesis(model, X, start=lo, end=lo + w, raw_outputs=True, fast=False,

@@ -70,8 +70,8 @@ def plot_ism(ref: dict, alt: dict, path, *, title: str) -> Path:
         lo, hi = d["allele"]
         ax.add_patch(_rect(lo - 0.5, -0.5, hi - lo, 4))
         ax.set_yticks(range(4), list("ACGT"))
-        step = max(1, W // 10)
-        ticks = list(range(0, W, step))
+        step = max(1, d["delta"].shape[1] // 10)
+        ticks = list(range(0, d["delta"].shape[1], step))
         ax.set_xticks(ticks, [str(d["positions"][j]) if d["positions"][j] >= 0 else "ins" for j in ticks],
                       fontsize=7)
         ax.set_ylabel(name, fontsize=8)

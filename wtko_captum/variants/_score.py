@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from wtko_captum.core.errors import InputError
-from wtko_captum.core.sequence import one_hot, reverse_complement, reverse_complement_onehot
+from wtko_captum.core.sequence import encode_indices, one_hot, reverse_complement, reverse_complement_onehot
 from wtko_captum.core.targets import check_output
 from wtko_captum.variants._vcf import Allele
 from wtko_captum.variants._windows import Genome, allele_offset
@@ -294,15 +294,14 @@ class Scorer:
         start = offset[n] + J * j0
         cols = start[:, None] + torch.arange(span, device=dev)
         xs = X[t[:, None], :, cols].permute(0, 2, 1).clone()  # (E, 4, span)
-        e_idx, c_idx, b_idx = [], [], []
-        for e, (bs, oo, jj) in enumerate(zip(bases, o, j0.tolist())):
-            for q, base in enumerate(bs):
-                e_idx.append(e)
-                c_idx.append(oo - J * jj + q)
-                b_idx.append("ACGT".find(base))
+        lens = np.fromiter((len(b) for b in bases), dtype=np.int64, count=len(bases))
+        e_idx = np.repeat(np.arange(len(bases)), lens)
+        within = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        c_idx = np.repeat(np.asarray(o) - J * j0.cpu().numpy(), lens) + within
+        b_idx = encode_indices("".join(bases))[0].astype(np.int64)  # 4: N
         e_idx, c_idx, b_idx = (torch.as_tensor(v, device=dev) for v in (e_idx, c_idx, b_idx))
         xs[e_idx, :, c_idx] = 0.0
-        known = b_idx >= 0
+        known = b_idx < 4
         xs[e_idx[known], b_idx[known], c_idx[known]] = 1.0
         hn = self.model.features(xs)  # (E, C, P)
         if hn.shape[-1] != P:
