@@ -18,6 +18,9 @@ alleles, all giving the same Δ (checked to 1e-4 in logits):
 ``tangermeme``         tangermeme.variant_effect.substitution_effect on the reference windows
                        (one-hot built beforehand; that time is added), batched like ours
 
+``--memory 10000,100000`` also runs ``wtko variants`` alone, in a fresh process per size, on that
+many SNVs (one per 5 bp) and reports the peak resident memory: streaming keeps it flat.
+
 Built for a shared machine: the calls run interleaved (``--repeats`` rounds after a warm-up),
 each ratio is taken within a round and the median is reported, in wall and in CPU time.
 """
@@ -124,7 +127,10 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--figure", default=None, help="write a bar chart of variants/s here (PNG)")
     ap.add_argument("--json", default=None, help="write the numbers here")
+    ap.add_argument("--memory", default=None, help="comma-separated numbers of SNVs for the peak-memory runs")
     args = ap.parse_args(argv)
+    if args.memory:
+        return memory([int(n) for n in args.memory.split(",")], args)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.WARNING)
@@ -197,6 +203,41 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     if args.figure:
         plot(results, args.figure, args)
+    return 0
+
+
+_MEMORY_RUN = """
+import resource, sys, time, torch
+sys.path.insert(0, {bench!r})
+torch.set_num_threads({threads})
+from variants import make_model, GENOME
+from wtko_captum.variants.variants import variants
+model = make_model(600)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.process_time()
+variants(model, {vcf!r}, GENOME, {out!r}, ism_window=0, top=0, device="cpu")
+print(before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - t)
+"""
+
+
+def memory(sizes, args) -> int:
+    """Peak RSS of ``wtko variants`` on VCFs of ``sizes`` SNVs, one fresh process each."""
+    import subprocess
+
+    import pyfaidx
+
+    fasta = pyfaidx.Fasta(str(GENOME), as_raw=True)
+    chrom = next(iter(fasta.keys()))
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            vcf = Path(tmp) / f"m{n}.vcf"
+            write_vcf(vcf, fasta, chrom, 5, n, seed=n)
+            code = _MEMORY_RUN.format(bench=str(Path(__file__).parent), threads=args.threads, vcf=str(vcf),
+                                      out=str(Path(tmp) / f"out{n}"))
+            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            before, peak, cpu = res.stdout.split()
+            print(f"{n:>8} SNVs: peak RSS {int(peak) / 1024:.0f} MiB (after loading {int(before) / 1024:.0f} MiB), "
+                  f"{n / float(cpu):.0f} variants per CPU second", flush=True)
     return 0
 
 

@@ -110,19 +110,18 @@ class AnnotatedVcf:
         f.append(("SKIP", "String", "why an allele was not scored; . when it was"))
         return [(INFO_PREFIX + k, t, d) for k, t, d in f]
 
-    def write(self, record: Record, values: dict[int, dict]) -> None:
-        """Write ``record`` with ``values[allele] = {field: value}`` for its scored alleles."""
+    def write(self, record: Record, rows: dict[int, int], info: dict[str, list[str]]) -> None:
+        """Write ``record``; ``rows[allele]`` is the row of a scored allele in the chunk's
+        ``info`` columns (see :func:`info_columns`)."""
         cols = record.text.split("\t")
-        n_alt = sum(1 for a in record.alleles if a.allele > 0)
-        if n_alt and len(cols) >= 8:
+        if len(cols) >= 8 and any(a.allele > 0 for a in record.alleles):
             kept = [kv for kv in cols[7].split(";") if kv and kv != "." and not kv.startswith(INFO_PREFIX)]
             for key, _, _ in self.fields:
-                vals = []
-                for a in record.alleles:
-                    if key == INFO_PREFIX + "SKIP":
-                        vals.append(a.skip or ".")
-                    else:
-                        vals.append(_fmt(values.get(a.allele, {}).get(key)))
+                if key == INFO_PREFIX + "SKIP":
+                    vals = [a.skip or "." for a in record.alleles]
+                else:
+                    column = info[key] if info else ()
+                    vals = [column[rows[a.allele]] if a.allele in rows else "." for a in record.alleles]
                 if any(v != "." for v in vals):
                     kept.append(f"{key}={','.join(vals)}")
             cols[7] = ";".join(kept) or "."
@@ -159,24 +158,22 @@ class AnnotatedVcf:
         return paths + [Path(f"{self.path}.tbi")]
 
 
-def _fmt(v) -> str:
-    if v is None:
-        return "."
-    if isinstance(v, (float, np.floating)):
-        return "." if not np.isfinite(v) else f"{v:.6g}"
-    return str(v)
+def _fmt(values) -> list[str]:
+    """Floats as INFO values: 6 significant digits, ``.`` for a missing (non-finite) one."""
+    return [f"{v:.6g}" if np.isfinite(v) else "." for v in np.asarray(values, dtype=np.float64).tolist()]
 
 
-def info_values(effects: dict, i: int, target: Target) -> dict:
-    """The INFO values of allele row ``i`` of an :func:`~wtko_captum.variants._effects.effects` dict."""
+def info_columns(effects: dict, target: Target) -> dict[str, list[str]]:
+    """The INFO values of every allele of an :func:`~wtko_captum.variants._effects.effects`
+    dict, formatted, by field."""
     p = INFO_PREFIX
-    out = {p + "DELTA": effects["delta"][i], p + "LOGODDS": effects["logodds_delta"][i],
-           p + "BAND": effects["band"][i], p + "PREF": effects["p_ref"][i], p + "PALT": effects["p_alt"][i],
-           p + "DOUT": effects["delta_out"][i]}
+    out = {p + "DELTA": _fmt(effects["delta"]), p + "LOGODDS": _fmt(effects["logodds_delta"]),
+           p + "BAND": [str(b) for b in effects["band"]], p + "PREF": _fmt(effects["p_ref"]),
+           p + "PALT": _fmt(effects["p_alt"]), p + "DOUT": _fmt(effects["delta_out"])}
     for c in target.class_names:
-        out[f"{p}D_{safe_name(c)}"] = effects[f"delta_{safe_name(c)}"][i]
+        out[f"{p}D_{safe_name(c)}"] = _fmt(effects[f"delta_{safe_name(c)}"])
     if target.kind == "pred":
-        out[p + "TARGET"] = effects["target"][i]
+        out[p + "TARGET"] = [str(t) for t in effects["target"]]
     return out
 
 

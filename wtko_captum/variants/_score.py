@@ -28,7 +28,7 @@ import torch
 
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.sequence import encode_indices, one_hot, reverse_complement, reverse_complement_onehot
-from wtko_captum.core.targets import check_output
+from wtko_captum.core.targets import check_output, predict_logits
 from wtko_captum.variants._vcf import Allele
 from wtko_captum.variants._windows import Genome, allele_offset
 
@@ -55,15 +55,10 @@ def supports_tower(model) -> bool:
 
 def _forward(model, X: torch.Tensor, dev, batch_size: int, rc: bool) -> np.ndarray:
     """Logits ``(n, k)`` float64 of one-hot ``X`` (CPU), strands averaged when ``rc``."""
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(X), batch_size):
-            xb = X[i:i + batch_size].to(dev)
-            y = check_output(model(xb), len(xb)).double()
-            if rc:
-                y = 0.5 * (y + check_output(model(reverse_complement_onehot(xb)), len(xb)).double())
-            outs.append(y.cpu())
-    return torch.cat(outs).numpy() if outs else np.zeros((0, 0))
+    y = predict_logits(model, X, batch_size, dev).double()
+    if rc:
+        y = 0.5 * (y + predict_logits(model, reverse_complement_onehot(X), batch_size, dev).double())
+    return y.numpy()
 
 
 class Scorer:
@@ -199,8 +194,7 @@ class Scorer:
         for w in np.lexsort((coord, coord % J)):
             groups[(chroms[w], int(coord[w] % J))].append(int(w))
         tiles = []  # (chrom, tile start, tile end, [windows])
-        for (chrom, _), ws in groups.items():
-            ws.sort(key=lambda w: coord[w])
+        for (chrom, _), ws in groups.items():  # each in coordinate order
             cur = [ws[0]]
             for w in ws[1:]:
                 lo, hi = coord[cur[0]], coord[cur[-1]] + L
@@ -244,9 +238,7 @@ class Scorer:
         win = np.asarray(win)
         tile_of = torch.as_tensor(tile_of, device=self.dev)
         offset = torch.as_tensor(offset, device=self.dev)
-        ref_out = np.zeros((n_windows, 0))
-        # the substitutions of these windows: offsets of the changed bases in each window
-        sub_rows = [(n, i) for n, w in enumerate(win) for i in by_window.get(int(w), ())]
+        ref_out = alt_out = None
         pos_ar = torch.arange(Lp, device=self.dev)
         with torch.no_grad():
             for b0 in range(0, len(win), self.batch_size):
@@ -254,18 +246,22 @@ class Scorer:
                 m = offset[sl] // J
                 h = F[tile_of[sl][:, None], :, m[:, None] + pos_ar].permute(0, 2, 1)  # (B, C, Lp)
                 y = check_output(self.model.from_features(h), len(h)).double().cpu().numpy()
-                if ref_out.shape[1] == 0:
+                if ref_out is None:
                     ref_out = np.zeros((n_windows, y.shape[1]))
+                    alt_out = np.zeros((len(alleles), y.shape[1]))
                 ref_out[win[sl]] = y
-            alt_out = np.zeros((len(alleles), ref_out.shape[1]))
-            for s0 in range(0, len(sub_rows), self.batch_size):
-                rows = sub_rows[s0:s0 + self.batch_size]
-                alt_out[[i for _, i in rows]] = self._substitutions(rows, alleles, strand, X, F, tile_of, offset)
+                # the substitutions of these windows start from their reference features
+                rows = [(n, i) for n in range(b0, min(b0 + self.batch_size, len(win)))
+                        for i in by_window.get(int(win[n]), ())]
+                if rows:
+                    alt_out[[i for _, i in rows]] = self._substitutions(rows, b0, h, alleles, strand, X, tile_of,
+                                                                        offset)
         return ref_out, alt_out
 
-    def _substitutions(self, rows, alleles, strand, X, F, tile_of, offset):
+    def _substitutions(self, rows, b0, h_ref, alleles, strand, X, tile_of, offset):
         """Logits of the alternative windows of substitution alleles ``rows`` ``[(n, i)]``
-        (``n``: the window's row in this tile batch, ``i``: the allele)."""
+        (``n``: the window's row in this tile batch, ``i``: the allele); ``h_ref`` holds the
+        reference features of windows ``b0, b0 + 1, ...``."""
         L, J, Lp, rf = self.genome.length, self.J, self.Lp, self.rf
         dev = self.dev
         n = torch.as_tensor([r for r, _ in rows], device=dev)
@@ -306,8 +302,7 @@ class Scorer:
         hn = self.model.features(xs)  # (E, C, P)
         if hn.shape[-1] != P:
             raise ValueError(f"features of a {span} bp slice have {hn.shape[-1]} positions, expected {P}")
-        m = offset[n] // J
-        h = F[t[:, None], :, m[:, None] + torch.arange(Lp, device=dev)].permute(0, 2, 1).clone()
+        h = h_ref[n - b0]  # a copy (advanced indexing)
         cols2 = j0[:, None] + torch.arange(P, device=dev)
         h[torch.arange(len(rows), device=dev)[:, None], :, cols2] = hn.permute(0, 2, 1)
         return check_output(self.model.from_features(h), len(h)).double().cpu().numpy()

@@ -23,7 +23,7 @@ from wtko_captum.core.atomic import atomic_dir
 from wtko_captum.core.errors import InputError
 from wtko_captum.variants._effects import check_thresholds, effects, resolve_target
 from wtko_captum.variants._outputs import (SKIPPED_COLUMNS, AnnotatedVcf, Histogram, TableWriter, TopVariants,
-                                           allele_rows, info_values, score_columns, skipped_rows)
+                                           allele_rows, info_columns, score_columns, skipped_rows)
 from wtko_captum.variants._score import Scorer
 from wtko_captum.variants._vcf import VcfReader, chrom_error, parse_region, split_record
 from wtko_captum.variants._windows import CheckOptions, Genome
@@ -119,7 +119,7 @@ def variants(model, vcf, genome, out, *, target=None, region: str | None = None,
     dev = resolve_device(device)
     model = model.eval().to(dev)
     length = _input_length(model)
-    k, names = _outputs(model, length, dev)
+    k, names = _output_names(model, length, dev)
     tgt = resolve_target(target, names, k)
     gen = Genome(genome, length)
     reg = parse_region(region) if region else None
@@ -208,7 +208,7 @@ def _input_length(model) -> int:
     return int(length)
 
 
-def _outputs(model, length: int, dev) -> tuple[int, list[str]]:
+def _output_names(model, length: int, dev) -> tuple[int, list[str]]:
     from wtko_captum.core.targets import check_output, class_names_of
 
     with torch.no_grad():
@@ -264,7 +264,8 @@ class _Stream:
     def _chunk(self, records) -> None:
         scored = [a for r in records for a in r.alleles if a.skip is None]
         skipped = [a for r in records for a in r.alleles if a.skip is not None]
-        values: dict[tuple[int, int], dict] = {}
+        row_of: dict[tuple[int, int], int] = {}
+        info: dict[str, list[str]] = {}
         if scored:
             ref, alt = self.scorer(scored)
             eff = effects(ref, alt, self.target, self.strong, self.moderate)
@@ -272,15 +273,16 @@ class _Stream:
             padded = [self.gen.crosses_end(a) for a in scored]
             table = pd.concat([allele_rows(scored, starts, padded), pd.DataFrame(eff)], axis=1)
             self.scores.write(table)
-            for i, a in enumerate(scored):
-                values[(a.record, a.allele)] = info_values(eff, i, self.target)
+            info = info_columns(eff, self.target)
+            row_of = {(a.record, a.allele): i for i, a in enumerate(scored)}
             self.hist.add(eff["delta"], eff["band"])
             self.top.add(scored, eff)
             self.n_scored += len(scored)
         self.skipped_out.write(skipped_rows(skipped))
         self.skipped.update(a.skip for a in skipped)
         for r in records:
-            self.vcf.write(r, {a.allele: values.get((a.record, a.allele), {}) for a in r.alleles})
+            rows = {a.allele: row_of[(a.record, a.allele)] for a in r.alleles if (a.record, a.allele) in row_of}
+            self.vcf.write(r, rows, info)
 
     def close(self) -> dict[str, Path]:
         self.scores.close()
