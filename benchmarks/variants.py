@@ -18,8 +18,9 @@ alleles, all giving the same Δ (checked to 1e-4 in logits):
 ``tangermeme``         tangermeme.variant_effect.substitution_effect on the reference windows
                        (one-hot built beforehand; that time is added), batched like ours
 
-``--memory 10000,100000`` also runs ``wtko variants`` alone, in a fresh process per size, on that
-many SNVs (one per 5 bp) and reports the peak resident memory: streaming keeps it flat.
+``--memory 3000,30000`` instead runs ``wtko variants`` alone, in a fresh process per size, on that
+many SNVs (one per ``--spacing`` bp, the first value) and reports the peak resident memory
+(streaming keeps it flat) and the whole command's variants per CPU second at that size.
 
 Built for a shared machine: the calls run interleaved (``--repeats`` rounds after a warm-up),
 each ratio is taken within a round and the median is reported, in wall and in CPU time.
@@ -231,7 +232,7 @@ def memory(sizes, args) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
             vcf = Path(tmp) / f"m{n}.vcf"
-            write_vcf(vcf, fasta, chrom, 5, n, seed=n)
+            write_vcf(vcf, fasta, chrom, int(args.spacing.split(",")[0]), n, seed=n)
             code = _MEMORY_RUN.format(bench=str(Path(__file__).parent), threads=args.threads, vcf=str(vcf),
                                       out=str(Path(tmp) / f"out{n}"))
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

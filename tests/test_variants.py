@@ -183,8 +183,7 @@ def expected_logits(model, g, rows, L, rc=False):
     return ids, logits(model, ref_w, rc), logits(model, alt_w, rc)
 
 
-@pytest.mark.parametrize("route", ["tower", "batched"])
-@pytest.mark.parametrize("rc", [False, True])
+@pytest.mark.parametrize("route, rc", [("tower", False), ("tower", True), ("batched", True)])
 def test_delta_equals_two_direct_forward_passes(run, tmp_path, route, rc):
     g, L = run["genome"], run["L"]
     model = run["model"] if route == "tower" else PlainModel(run["model"])
