@@ -58,16 +58,11 @@ def make_model(length=600, seed=0):
     return m.eval()
 
 
-class PlainModel(torch.nn.Module):
+def plain_model(model):
     """The same network without the tower declaration (the route any model gets)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.net = model
-        self.input_length, self.class_names = model.input_length, model.class_names
-
-    def forward(self, x):
-        return self.net(x)
+    plain = torch.nn.Sequential(model)
+    plain.input_length, plain.class_names = model.input_length, model.class_names
+    return plain
 
 
 def write_vcf(path, genome, chrom, spacing, n, seed):
@@ -145,7 +140,7 @@ def main(argv=None) -> int:
 
     L = 600
     model = make_model(L)
-    plain_model = PlainModel(model)
+    plain = plain_model(model)
     fasta = pyfaidx.Fasta(str(GENOME), as_raw=True)
     chrom = next(iter(fasta.keys()))
     print(f"load average {os.getloadavg()[0]:.2f}; torch threads {torch.get_num_threads()}; "
@@ -168,7 +163,7 @@ def main(argv=None) -> int:
                 "wtko variants": lambda: variants(model, vcf, GENOME, tmp / "out", ism_window=0, top=0,
                                                   batch_size=args.batch_size, device="cpu"),
                 "scorer, tower": lambda: Scorer(model, genome, torch.device("cpu"), args.batch_size, False)(alleles),
-                "scorer, batched": lambda: Scorer(plain_model, genome, torch.device("cpu"), args.batch_size,
+                "scorer, batched": lambda: Scorer(plain, genome, torch.device("cpu"), args.batch_size,
                                                   False)(alleles),
                 "plain loop": lambda: plain_loop(model, fasta, chrom, pos, alts, L),
                 "tangermeme substitution_effect": lambda: tangermeme_effect(model, fasta, chrom, pos, alts, L,

@@ -70,16 +70,11 @@ def logits(model, seqs, rc=False) -> np.ndarray:
     return y.numpy()
 
 
-class PlainModel(torch.nn.Module):
+def plain_model(model):
     """The same network without the tower declaration: any registered model's route."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.net = model
-        self.input_length, self.class_names = model.input_length, model.class_names
-
-    def forward(self, x):
-        return self.net(x)
+    plain = torch.nn.Sequential(model)
+    plain.input_length, plain.class_names = model.input_length, model.class_names
+    return plain
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +181,7 @@ def expected_logits(model, g, rows, L, rc=False):
 @pytest.mark.parametrize("route, rc", [("tower", False), ("tower", True), ("batched", True)])
 def test_delta_equals_two_direct_forward_passes(run, tmp_path, route, rc):
     g, L = run["genome"], run["L"]
-    model = run["model"] if route == "tower" else PlainModel(run["model"])
+    model = run["model"] if route == "tower" else plain_model(run["model"])
     rows = crafted_rows(g, L)
     vcf = write_vcf(tmp_path / "calls.vcf", rows, g.sizes)
     res = variants(model, vcf, run["fasta"], tmp_path / "out", target="diff", rc_average=rc, ism_window=0,
