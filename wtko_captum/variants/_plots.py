@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wtko_captum.core.figures import _figure, _save
+from wtko_captum.core.figures import new_figure, save_figure
 
 BAND_COLORS = {"strong": "#b2182b", "moderate": "#ef8a62", "weak": "#999999"}
 
@@ -18,7 +18,7 @@ def plot_summary(hist, top: list[tuple], path, *, strong: float, moderate: float
     ``hist``: a :class:`~wtko_captum.variants._outputs.Histogram`; ``top``: ``[(allele, row)]``
     by decreasing |Δ| (at most 20 are drawn).
     """
-    fig = _figure(11, 4.2)
+    fig = new_figure(11, 4.2)
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
     centres = 0.5 * (hist.edges[1:] + hist.edges[:-1])
     size = np.abs(centres)
@@ -47,7 +47,7 @@ def plot_summary(hist, top: list[tuple], path, *, strong: float, moderate: float
         ax2.set_xlim(-1.05 * m, 1.05 * m)
     ax2.set_xlabel("Δ")
     ax2.set_title(f"top {len(shown)} alleles by |Δ|", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_ism(ref: dict, alt: dict, path, *, title: str) -> Path:
@@ -59,7 +59,7 @@ def plot_ism(ref: dict, alt: dict, path, *, title: str) -> Path:
     ``(lo, hi)`` (the variant's columns).
     """
     W = ref["delta"].shape[1]
-    fig = _figure(max(6.0, 0.16 * W + 1.5), 4.2)
+    fig = new_figure(max(6.0, 0.16 * W + 1.5), 4.2)
     axes = fig.subplots(2, 1, sharex=False)
     m = max(np.abs(ref["delta"]).max(), np.abs(alt["delta"]).max(), 1e-6)
     for ax, d, name in ((axes[0], ref, "reference"), (axes[1], alt, "alternative")):
@@ -78,7 +78,7 @@ def plot_ism(ref: dict, alt: dict, path, *, title: str) -> Path:
     axes[1].set_xlabel("genome position (0-based); dots: observed base; box: the variant")
     fig.colorbar(im, ax=list(axes), shrink=0.8, label="Δ P of each substitution")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _rect(x, y, w, h):
