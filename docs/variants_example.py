@@ -4,7 +4,8 @@
 
 1. ``wtko simulate --preset two-motif``: WT windows carry a KLF4 site, KO windows an AP-1 site,
    placed on synthetic chromosomes (``genome.fa``); ``motifs.tsv`` says where every site is.
-2. ``wtko prepare`` and ``wtko train`` (the default WTKO-CNN on 400 bp windows).
+2. ``wtko prepare`` and ``wtko train`` (a WTKO-CNN with 32 filters per layer on 300 bp windows,
+   the test suite's quick setting).
 3. A VCF written from the ground truth, on the held-out test chromosomes (chr6, chr7): an SNV in
    each of 6 KLF4 sites (the site's most conserved base changed to its least likely base), a
    deletion of each of 6 AP-1 sites, an insertion of a KLF4 consensus, a multi-allelic
@@ -96,9 +97,11 @@ def main(argv=None) -> int:
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    sh("simulate", "--preset", "two-motif", "--n", 800, "--length", 400, "--seed", 0, "-o", work / "sim")
-    sh("prepare", "--wt", work / "sim/WT.fa", "--ko", work / "sim/KO.fa", "--width", 400, "-o", work / "data")
-    sh("train", work / "data", "-o", work / "model", "--epochs", 15, "--patience", 4, "--device", "cpu")
+    sh("simulate", "--preset", "two-motif", "--n", 1000, "--length", 300, "--seed", 0, "-o", work / "sim")
+    sh("prepare", "--wt", work / "sim/WT.fa", "--ko", work / "sim/KO.fa", "--width", 300, "-o", work / "data")
+    sh("train", work / "data", "-o", work / "model", "--epochs", 25, "--patience", 5, "--lr", 3e-3,
+       "--batch-size", 32, "--accumulation", 1, "--model-option", "n_filters=32", "--model-option", "n_filters2=32",
+       "--model-option", "hidden=32", "--device", "cpu")
     vcf = write_vcf(work / "sim", work / "calls.vcf")
     sh("variants", work / "model/model.pt", "--vcf", vcf, "--genome", work / "sim/genome.fa", "--method",
        args.method, "--tracks", "--ism-window", 40, "--device", "cpu", "-o", work / "var")
