@@ -134,7 +134,7 @@ def main(argv=None) -> int:
     import pyfaidx
 
     from wtko_captum.variants._vcf import VcfReader, split_record
-    from wtko_captum.variants._windows import CheckOptions, Genome
+    from wtko_captum.variants._windows import CheckOptions, Windows
     from wtko_captum.variants._score import Scorer
     from wtko_captum.variants.variants import variants
 
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        genome = Genome(GENOME, L)
+        genome = Windows(GENOME, L)
         for spacing in [int(s) for s in args.spacing.split(",")]:
             vcf = tmp / f"s{spacing}.vcf"
             pos = write_vcf(vcf, fasta, chrom, spacing, args.n, seed=spacing)

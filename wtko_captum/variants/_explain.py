@@ -22,7 +22,7 @@ from torch import nn
 from wtko_captum.core.sequence import one_hot
 from wtko_captum.variants._effects import Target, probabilities
 from wtko_captum.variants._plots import plot_ism
-from wtko_captum.variants._windows import Genome, allele_offset, alt_in_ref_frame, alt_positions
+from wtko_captum.variants._windows import Windows, allele_offset, alt_in_ref_frame, alt_positions
 
 log = logging.getLogger("wtko_captum.variants")
 ROLES = ("ref", "alt", "delta")
@@ -53,7 +53,7 @@ def file_label(rank: int, label: str) -> str:
 
 # ---------------------------------------------------------------------------- ISM
 
-def ism_heatmaps(model, genome: Genome, top, target: Target, width: int, out_dir: Path, *, dev,
+def ism_heatmaps(model, genome: Windows, top, target: Target, width: int, out_dir: Path, *, dev,
                  batch_size: int) -> list[Path]:
     """One PNG per top variant and ``ism.tsv`` (every substitution's Δ P), in ``out_dir``.
 
@@ -102,7 +102,7 @@ def ism_heatmaps(model, genome: Genome, top, target: Target, width: int, out_dir
 
 # ---------------------------------------------------------------------------- attributions
 
-def attribution_sets(model, genome: Genome, top, target: Target, method: str, *, options: dict,
+def attribution_sets(model, genome: Windows, top, target: Target, method: str, *, options: dict,
                      rc_average: bool, batch_size: int, device, seed: int, model_identity=None,
                      verbose: bool = False) -> dict:
     """``{role: AttributionSet}`` for ``ref``, ``alt`` and ``delta`` of the top variants.
@@ -177,7 +177,7 @@ def variants_bed_table(top) -> pd.DataFrame:
     })
 
 
-def write_tracks(sets_by_method: dict, top, genome: Genome, out: Path) -> list[Path]:
+def write_tracks(sets_by_method: dict, top, genome: Windows, out: Path) -> list[Path]:
     """bigWig tracks ``<method>.<ref|alt|delta>.projected.bw`` and ``variants.bed`` in
     ``out/tracks``, then ``out/tracks.ini`` (pyGenomeTracks) and ``out/igv_session.xml``, all
     through the exporter registry."""

@@ -30,7 +30,7 @@ from wtko_captum.core.errors import InputError
 from wtko_captum.core.sequence import encode_indices, one_hot, reverse_complement, reverse_complement_onehot
 from wtko_captum.core.targets import check_output, predict_logits
 from wtko_captum.variants._vcf import Allele
-from wtko_captum.variants._windows import Genome, allele_offset
+from wtko_captum.variants._windows import Windows, allele_offset
 
 log = logging.getLogger("wtko_captum.variants")
 
@@ -68,7 +68,7 @@ class Scorer:
     ----------
     model : torch.nn.Module
         Any model mapping ``(N, 4, L)`` one-hot to logits ``(N, k)``; in eval mode on ``dev``.
-    genome : Genome
+    genome : Windows
         The windows' source; ``genome.length`` is the model's input length ``L``.
     dev : torch.device
     batch_size : int
@@ -77,7 +77,7 @@ class Scorer:
         Average each window's logits with its reverse complement's.
     """
 
-    def __init__(self, model, genome: Genome, dev, batch_size: int, rc_average: bool):
+    def __init__(self, model, genome: Windows, dev, batch_size: int, rc_average: bool):
         self.model, self.genome, self.dev = model, genome, dev
         self.batch_size, self.rc = int(batch_size), bool(rc_average)
         self.route = "tower" if supports_tower(model) else "batched"

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wtko_captum.core.errors import InputError
-from wtko_captum.core.genome import open_fasta
+from wtko_captum.core.genome import open_genome
 from wtko_captum.variants._vcf import Allele, Record, chrom_error, kind_of, normalise
 
 
@@ -38,16 +38,17 @@ class CheckOptions:
     drop_edge: bool = False
 
 
-class Genome:
-    """A genome FASTA for variant windows: N-padded fetches, REF checks and window building.
+class Windows:
+    """Model windows of ``length`` bases around variants, from a genome (any format
+    :func:`~wtko_captum.core.genome.open_genome` reads): N-padded fetches, REF checks and the
+    reference and alternative windows.
 
     Sequences are returned uppercase (soft-masking is ignored, as one-hot encoding does).
     """
 
     def __init__(self, path, length: int):
-        self.path = path
-        self.fasta = open_fasta(path)
-        self.sizes = {name: len(self.fasta[name]) for name in self.fasta.keys()}
+        self.genome = open_genome(path)
+        self.path, self.sizes = self.genome.path, self.genome.sizes
         self.length = int(length)
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
@@ -56,7 +57,7 @@ class Genome:
         a, b = max(start, 0), min(end, size)
         if b <= a:
             return "N" * (end - start)
-        return "N" * (a - start) + str(self.fasta[chrom][a:b]).upper() + "N" * (end - b)
+        return "N" * (a - start) + self.genome.fetch(chrom, a, b).upper() + "N" * (end - b)
 
     # ---- checks -----------------------------------------------------------------------
     def check(self, record: Record, opts: CheckOptions, vcf_path) -> None:

@@ -26,7 +26,7 @@ from wtko_captum.variants._outputs import (SKIPPED_COLUMNS, AnnotatedVcf, Histog
                                            allele_rows, info_columns, score_columns, skipped_rows)
 from wtko_captum.variants._score import Scorer
 from wtko_captum.variants._vcf import VcfReader, chrom_error, parse_region, split_record
-from wtko_captum.variants._windows import CheckOptions, Genome
+from wtko_captum.variants._windows import CheckOptions, Windows
 
 log = logging.getLogger("wtko_captum.variants")
 
@@ -121,7 +121,7 @@ def variants(model, vcf, genome, out, *, target=None, region: str | None = None,
     length = _input_length(model)
     k, names = _output_names(model, length, dev)
     tgt = resolve_target(target, names, k)
-    gen = Genome(genome, length)
+    gen = Windows(genome, length)
     reg = parse_region(region) if region else None
     if reg is not None and reg[0] not in gen.sizes:
         raise chrom_error(reg[0], gen.sizes, gen.path, None, None)
@@ -216,7 +216,7 @@ def _output_names(model, length: int, dev) -> tuple[int, list[str]]:
     return k, class_names_of(model, k)
 
 
-def _validate(reader: VcfReader, gen: Genome, opts: CheckOptions) -> int:
+def _validate(reader: VcfReader, gen: Windows, opts: CheckOptions) -> int:
     """Read every record once and check it (format, chromosome, REF) before any scoring."""
     n = 0
     for index, line, rec in reader.records():
