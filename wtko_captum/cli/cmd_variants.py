@@ -57,7 +57,8 @@ def add_arguments(p):
 
     p.add_argument("model", help="checkpoint written by `wtko train` (model.pt)")
     p.add_argument("--vcf", required=True, help="VCF, plain or bgzipped (.vcf, .vcf.gz), indexed or not")
-    p.add_argument("--genome", required=True, help="genome FASTA the VCF was called on")
+    p.add_argument("--genome", required=True,
+                   help="the genome the VCF was called on: FASTA (plain, bgzip or gzip) or .2bit")
     add_out(p, "output directory (replaced if it exists)")
     p.add_argument("--region", help="only records with POS inside chrom or chrom:start-end (0-based half-open)")
     p.add_argument("--target", default=None,

@@ -65,7 +65,8 @@ def variants(model, vcf, genome, out, *, target=None, region: str | None = None,
     vcf : path
         VCF, plain or bgzipped, indexed or not. Multi-allelic records are split per ALT.
     genome : path
-        FASTA of the assembly the VCF was called on (``.fai`` built when missing).
+        The assembly the VCF was called on: FASTA (plain, bgzip or gzip; indexed when
+        needed) or ``.2bit``.
     out : path
         Output directory (written atomically; replaced when it exists).
     target : int, str or None
