@@ -101,6 +101,12 @@ class WTKOCNN(nn.Module):
         c = self.config
         return c["filter_width"] + (c["pool"] - 1) + (c["filter_width2"] - 1) * c["pool"] + (c["pool"] - 1) * c["pool"]
 
+    @property
+    def feature_stride(self) -> int:
+        """Input bases between neighbouring tower positions: position ``j`` of :meth:`features`
+        sees only bases ``[feature_stride * j, feature_stride * j + receptive_field)``."""
+        return self.config["pool"] ** 2
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The conv tower: ``(N, 4, L) -> (N, n_filters2, L')``."""
         x = self.drop1(self.pool1(self.relu1(self.bn1(self.conv1(x)))))
@@ -117,6 +123,10 @@ class WTKOCNN(nn.Module):
         return AttentionPoolLayout(features=self.features, score=self.attention.score, head=self.head,
                                    jump=self.config["pool"] ** 2, receptive_field=self.receptive_field,
                                    blocks=blocks)
+
+    def from_features(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from the tower's output: ``forward(x) == from_features(features(x))``."""
+        return self.head(self.attention(h)[0])
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         pooled, weights = self.attention(self.features(x))
