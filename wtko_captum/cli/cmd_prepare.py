@@ -26,10 +26,19 @@ examples:
   wtko prepare --table deseq2.tsv --lfc-col log2FoldChange --genome mm10.fa -o data/
   wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
   wtko prepare --wt bound.fa --ko unbound.fa --width 250 --wt-name bound --ko-name unbound -o data/
+  wtko prepare --motif-instances GATA1 --bound GATA1_chip.narrowPeak --genome mm10.fa \
+               --width 1000 --match-pvalue-bins 0.1 --match-gc --mask-core -o data/
 
 output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
 source file and line), sequences.fa, summary.tsv (counts per class per split), excluded.tsv
 (every region dropped, padded or deduplicated, and why), meta.json.
+
+--motif-instances ID (AgentBind's task): scan --genome (or --regions) for the motif with FIMO,
+both strands; an instance overlapping a --bound peak is "bound" (label 1), else "unbound";
+windows centred on the instances; bound and unbound matched on -log10 p bins (and GC bins with
+--match-gc) within each split; --mask-core turns the motif's own bases into N. Also writes
+instances.tsv (every instance: p-value, strand, GC, label, split, kept or why not) and
+matching.png. In regions.tsv, peak_start/peak_end hold the motif instance.
 """
 
 
@@ -43,7 +52,8 @@ def add_arguments(p):
     add_out(p, "output directory (replaced atomically)")
 
     w = p.add_argument_group("windows")
-    w.add_argument("--width", type=int, default=600, help="window length in bp, centred on the summit (default: 600)")
+    w.add_argument("--width", type=int, default=None,
+                   help="window length in bp, centred on the summit (default: 600; 1000 with --motif-instances)")
     w.add_argument("--drop-edge", action="store_true",
                    help="drop windows crossing a chromosome end (default: N-pad them); counted in excluded.tsv either way")
     w.add_argument("--skip-unknown-chroms", action="store_true",
@@ -71,9 +81,35 @@ def add_arguments(p):
     t.add_argument("--wt-min-count", type=float, default=10.0,
                    help="... and WT count > this (default: 10; only with count columns)")
     t.add_argument("--flip-lfc", action="store_true", help="the table's log2FC is WT over KO: negate it")
+    _add_motif_instance_arguments(p)
+
+
+def _add_motif_instance_arguments(p):
+    from wtko_captum.cli.options import add_motif_db, fraction, nonneg_float, positive_float, probability, pvalue
+
+    m = p.add_argument_group("bound vs unbound motif instances (instead of --wt/--ko/--table)")
+    m.add_argument("--motif-instances", metavar="ID", help="motif (JASPAR id or TF name in --motif-db) whose "
+                   "instances become the windows")
+    m.add_argument("--bound", metavar="PEAKS", help="bound peaks (BED/narrowPeak): an instance overlapping one is bound")
+    m.add_argument("--regions", metavar="BED", help="scan only these regions (default: the whole genome)")
+    add_motif_db(m)
+    m.add_argument("--pvalue", type=pvalue, default=1e-4, help="FIMO p-value threshold (default: 1e-4)")
+    m.add_argument("--match-pvalue-bins", type=nonneg_float, default=0.1, metavar="WIDTH",
+                   help="match bound and unbound on -log10 p bins of this width (default: 0.1; 0 = off)")
+    m.add_argument("--match-gc", action="store_true", help="also match on GC-content bins")
+    m.add_argument("--gc-bin", type=positive_float, default=0.05, help="GC bin width (default: 0.05)")
+    m.add_argument("--mask-core", action="store_true", help="replace the motif instance itself by N")
+    m.add_argument("--max-n", type=probability, default=0.0,
+                   help="drop windows with a larger fraction of N (default: 0)")
+    m.add_argument("--test-fraction", type=fraction, default=0.0,
+                   help="when no instance lies on --test-chroms: this seeded fraction becomes test (default: 0)")
 
 
 def run(args) -> int:
+    if args.motif_instances:
+        return _run_motif_instances(args)
+    if args.width is None:
+        args.width = 600
     from wtko_captum.preparation.peaks import TableOptions
     from wtko_captum.preparation.prepare import prepare
 
@@ -91,4 +127,26 @@ def run(args) -> int:
     if not args.quiet:
         print(result.summary.to_string(index=False))
         print(f"wrote {result.path}/ (regions.tsv, sequences.fa, summary.tsv, excluded.tsv, meta.json)")
+    return 0
+
+
+def _run_motif_instances(args) -> int:
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.preparation.motif_instances import prepare_motif_instances
+
+    if args.wt or args.ko or args.table:
+        raise InputError("--motif-instances replaces --wt/--ko/--table: give one or the other")
+    if not args.bound or not args.genome:
+        raise InputError("--motif-instances needs --bound PEAKS and --genome FASTA")
+    result = prepare_motif_instances(
+        args.out, args.motif_instances, args.bound, args.genome, regions=args.regions,
+        width=args.width or 1000, pvalue=args.pvalue, pvalue_bin=args.match_pvalue_bins, match_gc=args.match_gc,
+        gc_bin=args.gc_bin, mask_core=args.mask_core, motif_db=args.motif_db,
+        test_chroms=split_list(args.test_chroms), val_chroms=split_list(args.val_chroms),
+        test_fraction=args.test_fraction, val_fraction=args.val_fraction, max_n=args.max_n,
+        genome_build=args.genome_build, seed=args.seed, verbose=not args.quiet)
+    if not args.quiet:
+        print(result.summary.to_string(index=False))
+        print(f"wrote {result.path}/ (regions.tsv, sequences.fa, instances.tsv, matching.png, summary.tsv, "
+              "excluded.tsv, meta.json)")
     return 0
