@@ -236,6 +236,17 @@ def registered_methods() -> list[str]:
     return get_registry().names("attributions")
 
 
+def expand_methods(methods) -> list[str]:
+    """The method list with ``"all"`` (or None) replaced by every registered method, in order,
+    without repeats: ``["all", "ism(fast=false)"]`` adds plain ISM to the full set."""
+    out = []
+    for m in (["all"] if methods is None else [methods] if isinstance(methods, str) else list(methods)):
+        for name in (registered_methods() if str(m).strip().lower() == "all" else [str(m).strip()]):
+            if name not in out:
+                out.append(name)
+    return out
+
+
 def parse_method_spec(spec: str) -> tuple[str, dict]:
     """``"ism(fast=false, centre=false)"`` -> ``("ism", {"fast": False, "centre": False})``: one
     method under its own options, so a benchmark can compare a method with itself (values are
@@ -363,7 +374,7 @@ def benchmark_explainers(model, X, mask, *, sites=None, other_mask=None, methods
     from wtko_captum.attribution.attribute import accepted_options, get_method
     from wtko_captum.core.errors import WtkoError
 
-    methods = registered_methods() if methods is None else list(methods)
+    methods = expand_methods(methods)
     if not methods:
         raise InputError("no attribution method to benchmark")
     X = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
@@ -639,7 +650,7 @@ def agentbind_benchmark(out, *, scale: float = 1.0, length: int = AGENTBIND_SIZE
     models = [models] if isinstance(models, str) else list(models)
     for m in models:
         get_registry().get("models", m)  # an unknown architecture fails before any work
-    methods = registered_methods() if methods is None else list(methods)
+    methods = expand_methods(methods)
     dev = resolve_device(device)
     out = Path(out)
     params = dict(preset="agentbind", scale=scale, n_per_class=n, length=int(length), seed=int(seed),

@@ -84,8 +84,8 @@ def add_explainers_arguments(p):
     add_out(p, "output directory")
     g = p.add_argument_group("methods")
     g.add_argument("--method", default="all",
-                   help="comma-separated methods, or all (default: every registered method); a method with its own "
-                        "options is NAME(KEY=VALUE,...), e.g. ism(fast=false) to time plain ISM beside the fast one")
+                   help="comma-separated methods; all = every registered method (default); a method with its own "
+                        "options is NAME(KEY=VALUE,...): all,ism(fast=false) times plain ISM beside the fast one")
     g.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option offered to every method that takes it, e.g. n_shuffles=10 (repeatable)")
     g.add_argument("--method-option", action="append", default=[], metavar="METHOD.KEY=VALUE",
@@ -130,7 +130,7 @@ def run_explainers(args) -> int:
     from wtko_captum.cli.options import parse_key_values, split_list
     from wtko_captum.core.errors import InputError
 
-    methods = None if args.method.strip().lower() == "all" else split_methods(args.method)
+    methods = split_methods(args.method)
     options = parse_key_values(args.option, "--option")
     per_method: dict = {}
     for item in args.method_option:
