@@ -459,6 +459,8 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
     kept = table[table["kept"] == "yes"]
     if kept.empty:
         raise InputError(_no_pairs_message(bins, table, pvalue_bin, match_gc))
+    order = {s: i for i, s in enumerate(SPLITS)}  # train, val, test; instance order within a split
+    kept = kept.assign(_o=kept["split"].map(order)).sort_values(["_o", "instance"], kind="stable")
     sequences = _extract(fasta, kept, mask_core)
     regions_df = _regions_table(kept)
     summary = _summary(table)
@@ -602,9 +604,7 @@ def _extract(fasta, kept: pd.DataFrame, mask_core: bool) -> list[str]:
 
 
 def _regions_table(kept: pd.DataFrame) -> pd.DataFrame:
-    """regions.tsv rows (prepared-data format), ordered train, val, test; input order within."""
-    order = {s: i for i, s in enumerate(SPLITS)}
-    kept = kept.assign(_o=kept["split"].map(order)).sort_values(["_o", "instance"], kind="stable")
+    """regions.tsv rows (prepared-data format), in the order of ``kept``."""
     names = [f"{c}:{a}-{b}" for c, a, b in zip(kept["chrom"], kept["window_start"], kept["window_end"])]
     if len(set(names)) != len(names):  # two instances with one centre cannot both be kept
         raise AssertionError("duplicate window names")
