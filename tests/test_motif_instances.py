@@ -346,9 +346,14 @@ def test_empty_bound_set(genome, tmp_path, capsys):
 
 
 def test_no_bin_holds_both_classes(genome, tmp_path, capsys):
-    msg = _run_error(tmp_path, capsys, "--motif-instances", "GATA1", "--bound", genome["bound"], "--genome",
-                     genome["fa"], "--match-pvalue-bins", "0.00001")
-    assert "no -log10 p bin holds both bound and unbound instances" in msg and "p_bin" in msg
+    # every instance on the test chromosomes is bound and every other one unbound: matching is
+    # within a split, so no bin of any split holds both classes
+    bed = tmp_path / "test_chroms.bed"
+    bed.write_text(f"chr6\t0\t{CHROM_LEN}\nchr7\t0\t{CHROM_LEN}\n")
+    msg = _run_error(tmp_path, capsys, "--motif-instances", "GATA1", "--bound", bed, "--genome", genome["fa"],
+                     "--width", "300")
+    assert "no -log10 p bin holds both bound and unbound instances" in msg
+    assert "train: 0 bound and" in msg and " 0 unbound in " in msg
 
 
 def test_library_errors_before_writing(genome, tmp_path):

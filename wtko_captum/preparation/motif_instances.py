@@ -585,11 +585,15 @@ def _no_pairs_message(bins, table, pvalue_bin, match_gc) -> str:
         reasons = Counter(table["reason"])
         return ("every instance was dropped before matching ("
                 + ", ".join(f"{n} {r}" for r, n in reasons.items()) + "); try a smaller --width or a larger --max-n")
-    shown = "; ".join(f"{_bin_name(k)}: {b} bound, {u} unbound" for k, (b, u, _) in list(bins.items())[:8])
+    per_split = {}
+    for (split, _), (b, u, _) in bins.items():
+        n = per_split.setdefault(split, [0, 0, 0])
+        n[0], n[1], n[2] = n[0] + b, n[1] + u, n[2] + 1
+    shown = "; ".join(f"{split}: {b} bound and {u} unbound in {k} bin(s)" for split, (b, u, k) in per_split.items())
     what = "-log10 p" + (" and GC" if match_gc else "") if pvalue_bin > 0 else "GC" if match_gc else "split"
-    return (f"no {what} bin holds both bound and unbound instances, so nothing can be matched ({shown}"
-            f"{'; ...' if len(bins) > 8 else ''}); use wider bins (--match-pvalue-bins, --gc-bin) or a "
-            "larger --pvalue")
+    return (f"no {what} bin holds both bound and unbound instances, so nothing can be matched ({shown}); "
+            "use wider bins (--match-pvalue-bins, --gc-bin), a larger --pvalue, or check that every split "
+            "holds bound peaks")
 
 
 def _extract(fasta, kept: pd.DataFrame, mask_core: bool) -> list[str]:
