@@ -1,4 +1,4 @@
-"""Input x gradient, integrated gradients, Grad-CAM, guided Grad-CAM, attention (issue 3 item 4)."""
+"""Input x gradient, integrated gradients, Grad-CAM, guided Grad-CAM, attention."""
 import copy
 
 import pytest

@@ -1,4 +1,4 @@
-"""Train a sequence classifier on a prepared-data directory (SEEDS.md section 1, training).
+"""Train a sequence classifier on a prepared-data directory, as the WTKO paper trained its CNN.
 
 Adam (lr 1e-3, weight decay 1e-4), cross-entropy (class-weighted when ``meta.json`` carries
 class weights, i.e. when ``prepare`` did not balance the classes), mini-batches with gradient
