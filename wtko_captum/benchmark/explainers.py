@@ -304,7 +304,7 @@ def time_method(model, X, method: str, target, options: dict, *, batch_size: int
 
     if batch_size is None:
         batch_size = _default_batch_size(get_method(method))
-    kw = dict(batch_size=batch_size, device=device, random_state=seed, **options)
+    kw = dict(batch_size=batch_size, device=device, seed=seed, **options)
     attribute(model, X[:2], method, target, **kw)
     t0, c0 = time.perf_counter(), time.process_time()
     attr = attribute(model, X, method, target, **kw)
@@ -555,10 +555,9 @@ def write_benchmark(out, table: pd.DataFrame, meta: dict) -> dict[str, Path]:
     each file). Returns the paths by name."""
     import json
 
-    from wtko_captum.core.atomic import atomic_path, write_text
+    from wtko_captum.core.atomic import atomic_path, output_dir, write_text
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     summary = summarise(table)
     paths = {}
     for name, df in (("explainers.tsv", table), ("summary.tsv", summary)):
@@ -713,6 +712,8 @@ def _claim(out: Path, params: dict) -> None:
     """Record the parameters of the run in ``out``; refuse a directory holding another run."""
     import json
 
+    from wtko_captum.core.atomic import MARKER, output_dir, write_text
+
     marker = out / "preset.json"
     if marker.is_file():
         old = json.loads(marker.read_text())
@@ -720,10 +721,10 @@ def _claim(out: Path, params: dict) -> None:
             diff = {k: (old.get(k), v) for k, v in json.loads(json.dumps(params)).items() if old.get(k) != v}
             raise InputError(f"{out} holds a benchmark run with other parameters ({diff}); use another -o",
                              path=marker)
-    elif out.exists() and any(out.iterdir()):
+    elif out.is_dir() and any(p.name != MARKER for p in out.iterdir()):
         raise InputError("output directory exists and is not a benchmark run; use another -o", path=out)
-    out.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(params, indent=2) + "\n")
+    output_dir(out)
+    write_text(marker, json.dumps(params, indent=2) + "\n")
 
 
 def _test_auroc(model_path, data_dir, dev) -> float:
