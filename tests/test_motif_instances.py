@@ -369,3 +369,42 @@ def test_cli_refuses_mixed_inputs(genome, tmp_path, capsys):
     assert "--motif-instances replaces --wt/--ko/--table" in msg
     msg = _run_error(tmp_path, capsys, "--motif-instances", "GATA1", "--genome", genome["fa"])
     assert "needs --bound" in msg
+
+
+# ----------------------------------------------------------------------------- 5-mers without the core
+def test_kmer_enrichment_excludes_the_core(prepared, tmp_path, capsys):
+    from wtko_captum.core.attribution_set import AttributionSet
+    from wtko_captum.motifs.enrich import core_mask, kmer_enrichment
+
+    data = load_prepared(prepared["plain"].path)
+    core = np.zeros((len(data), data.width), dtype=bool)
+    for i, r in enumerate(data.regions.itertuples()):
+        core[i, r.peak_start - r.start:r.peak_end - r.start] = True
+    # the core scores far above everything else: without exclusion it owns the top 5-mers
+    weight = np.where(core, 10.0, np.random.default_rng(0).random(core.shape)).astype(np.float32)
+    aset = AttributionSet(data.X, data.X * weight[:, None, :], data.regions, method="toy", target=1,
+                          class_names=["unbound", "bound"])
+    assert np.array_equal(core_mask(aset, data), core)
+    k = 5
+    bound = data.y == 1
+    plain = kmer_enrichment(aset, k, positive=1)
+    excl = kmer_enrichment(aset, k, positive=1, exclude=core)
+    per_seq = data.width - k + 1
+    assert plain["n_total"].sum() == bound.sum() * per_seq
+    # a window touches the 11 bp core when it starts in [core_start - 4, core_end): 15 starts
+    assert excl["n_total"].sum() == bound.sum() * (per_seq - (11 + k - 1))
+    # without exclusion the best k-mer is a core k-mer, in the top far more often than with it
+    cores = [s[r.peak_start - r.start:r.peak_end - r.start] for s, r in zip(data.sequences, data.regions.itertuples())]
+    best = plain.iloc[0]["kmer"]
+    assert best in "".join(cores)
+    assert excl.set_index("kmer")["n_top"].get(best, 0) < plain.iloc[0]["n_top"] / 3
+    assert excl["n_top"].sum() == max(1, round(0.01 * excl["n_total"].sum()))
+    # through the command: --exclude-core needs motif-instance data and a k-mer run
+    aset.save(tmp_path / "attr")
+    rc = main(["enrich", str(prepared["plain"].path), "--split", "all", "--attr", str(tmp_path / "attr"),
+               "--kmer-enrichment", "5", "--kmer-class", "bound", "--exclude-core", "-q", "-o", str(tmp_path / "k")])
+    assert rc == 0
+    table = pd.read_csv(tmp_path / "k" / "kmer_enrichment.tsv", sep="\t")
+    assert table["n_total"].sum() == excl["n_total"].sum()
+    rc = main(["enrich", str(prepared["plain"].path), "--exclude-core", "-q", "-o", str(tmp_path / "k2")])
+    assert rc == 2 and "--kmer-enrichment" in capsys.readouterr().err
