@@ -421,7 +421,6 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
         both classes - before anything is written.
     """
     from wtko_captum.core.genome import open_fasta
-    from wtko_captum.core.motif_db import motif_id, motif_name
 
     _check_numbers(width, pvalue, pvalue_bin, gc_bin, max_n, test_fraction, val_fraction)
     key, pwm = resolve_motif(motif, motif_db)
@@ -431,8 +430,8 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
     scan_ivs = read_scan_regions(regions, sizes) if regions is not None else None
 
     hits = scan_motif(fasta, key, pwm, pvalue=pvalue, regions=scan_ivs, verbose=verbose)
-    where = f"{len(scan_ivs)} chromosome(s) of {regions}" if scan_ivs is not None else f"{genome}"
     if hits.empty:
+        where = f"the regions of {regions}" if scan_ivs is not None else str(genome)
         raise InputError(f"no instance of {key} at p < {pvalue:g} in {where}; raise --pvalue")
     inst, other_strand = one_per_site(hits)
     inst = inst.reset_index(drop=True)
@@ -453,59 +452,68 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
     split, notes = assign_splits(table[alive], test_chroms, val_chroms, test_fraction=test_fraction,
                                  val_fraction=val_fraction, seed=seed)
     table.loc[alive, "split"] = split
-    rng = np.random.default_rng(seed + 1)
-    bins = _match(table, pvalue_bin, match_gc, rng)
-
+    bins = _match(table, pvalue_bin, match_gc, np.random.default_rng(seed + 1))
     kept = table[table["kept"] == "yes"]
     if kept.empty:
         raise InputError(_no_pairs_message(bins, table, pvalue_bin, match_gc))
     order = {s: i for i, s in enumerate(SPLITS)}  # train, val, test; instance order within a split
     kept = kept.assign(_o=kept["split"].map(order)).sort_values(["_o", "instance"], kind="stable")
-    sequences = _extract(fasta, kept, mask_core)
-    regions_df = _regions_table(kept)
-    summary = _summary(table)
+
+    params = {"width": width, "pvalue": pvalue, "pvalue_bin": pvalue_bin, "match_gc": match_gc,
+              "gc_bin": gc_bin, "mask_core": mask_core, "max_n": max_n, "test_fraction": test_fraction,
+              "val_fraction": val_fraction}
     excluded = _excluded_table(table, other_strand)
+    meta = _meta(key, pwm, table, kept, bins, excluded, n_hits=len(hits), genome=genome, genome_build=genome_build,
+                 bound=bound, regions=regions, splits={"test_chroms": list(test_chroms), "val_chroms": list(val_chroms),
+                                                       **notes}, params=params, seed=seed)
+    result = MotifInstancesResult(Path(out), _summary(table), excluded, meta, table[INSTANCE_COLUMNS])
+    _write(result, kept, _extract(fasta, kept, mask_core))
+    log.info("%s: %d instances (%d bound, %d unbound); kept %d matched pairs", key, len(table),
+             meta["motif_instances"]["n_bound"], meta["motif_instances"]["n_unbound"], len(kept) // 2)
+    return result
+
+
+def _meta(key, pwm, table, kept, bins, excluded, *, n_hits, genome, genome_build, bound, regions, splits,
+          params, seed) -> dict:
+    """meta.json: the prepared-data fields ``wtko train`` reads, and what was scanned and matched."""
     from wtko_captum import __version__
+    from wtko_captum.core.motif_db import motif_id, motif_name
 
     counts = {s: {CLASS_NAMES[lab]: int(((kept["split"] == s) & (kept["label"] == lab)).sum()) for lab in (1, 0)}
               for s in SPLITS}
-    meta = {
-        "format": PREPARED_FORMAT, "kind": "motif_instances", "width": int(width),
+    return {
+        "format": PREPARED_FORMAT, "kind": "motif_instances", "width": int(params["width"]),
         "class_names": list(CLASS_NAMES), "genome": str(genome), "genome_build": genome_build,
-        "class_weights": [1.0, 1.0], "balanced": True, "seed": int(seed),
-        "splits": {"test_chroms": list(test_chroms), "val_chroms": list(val_chroms), **notes,
-                   "test_fraction": test_fraction, "val_fraction": val_fraction},
+        "class_weights": [1.0, 1.0], "balanced": True, "seed": int(seed), "splits": splits,
         "counts": counts, "excluded": dict(Counter(excluded["reason"])),
         "inputs": {"bound": str(bound), "regions": str(regions) if regions is not None else None},
         "motif_instances": {
             "motif": key, "motif_id": motif_id(key), "motif_name": motif_name(key),
-            "motif_width": int(pwm.shape[1]), "pvalue": pvalue, "pvalue_bin": pvalue_bin,
-            "match_gc": bool(match_gc), "gc_bin": gc_bin if match_gc else None,
-            "mask_core": bool(mask_core), "max_n": max_n,
-            "n_hits": int(len(hits)), "n_instances": int(len(table)),
+            "motif_width": int(pwm.shape[1]), "n_hits": int(n_hits), "n_instances": int(len(table)),
             "n_bound": int(table["label"].sum()), "n_unbound": int((table["label"] == 0).sum()),
             "n_kept": int(len(kept)), "bins": {_bin_name(k): list(v) for k, v in bins.items()},
             "core": "regions.tsv peak_start/peak_end; summit = its centre",
         },
-        "params": {"width": width, "pvalue": pvalue, "pvalue_bin": pvalue_bin, "match_gc": match_gc,
-                   "gc_bin": gc_bin, "mask_core": mask_core, "max_n": max_n,
-                   "test_fraction": test_fraction, "val_fraction": val_fraction},
+        "params": params,
         "wtko_captum_version": __version__,
     }
-    out = Path(out)
-    with atomic_dir(out) as tmp:
+
+
+def _write(result: MotifInstancesResult, kept: pd.DataFrame, sequences: list[str]) -> None:
+    """The directory, atomically: the prepared-data files, instances.tsv and matching.png."""
+    regions_df = _regions_table(kept)
+    info = result.meta["motif_instances"]
+    with atomic_dir(result.path) as tmp:
         regions_df.to_csv(tmp / "regions.tsv", sep="\t", index=False)
         with open(tmp / "sequences.fa", "w") as fh:
             for name, seq in zip(regions_df["name"], sequences):
                 fh.write(f">{name}\n{seq}\n")
-        summary.to_csv(tmp / "summary.tsv", sep="\t", index=False)
-        excluded.to_csv(tmp / "excluded.tsv", sep="\t", index=False)
-        table[INSTANCE_COLUMNS].to_csv(tmp / "instances.tsv", sep="\t", index=False, float_format="%.6g")
-        plot_matching(table, tmp / "matching.png", title=f"{motif_name(key)} instances, p < {pvalue:g}")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-    log.info("%s: %d instances (%d bound, %d unbound); kept %d matched pairs", key, len(table),
-             meta["motif_instances"]["n_bound"], meta["motif_instances"]["n_unbound"], len(kept) // 2)
-    return MotifInstancesResult(out, summary, excluded, meta, table[INSTANCE_COLUMNS])
+        result.summary.to_csv(tmp / "summary.tsv", sep="\t", index=False)
+        result.excluded.to_csv(tmp / "excluded.tsv", sep="\t", index=False)
+        result.instances.to_csv(tmp / "instances.tsv", sep="\t", index=False, float_format="%.6g")
+        plot_matching(result.instances, tmp / "matching.png",
+                      title=f"{info['motif_name']} instances, p < {result.meta['params']['pvalue']:g}")
+        (tmp / "meta.json").write_text(json.dumps(result.meta, indent=2) + "\n")
 
 
 def _check_numbers(width, pvalue, pvalue_bin, gc_bin, max_n, test_fraction, val_fraction) -> None:
