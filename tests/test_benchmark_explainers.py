@@ -21,6 +21,19 @@ from wtko_captum.cli import main
 from wtko_captum.core.errors import InputError
 
 
+class ToyCNN(torch.nn.Module):
+    """A second architecture for the preset (conv, ReLU, global max pool, linear): no attention."""
+
+    def __init__(self, input_length, n_classes, n_filters=8, width=12):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(4, n_filters, width)
+        self.relu = torch.nn.ReLU()
+        self.fc = torch.nn.Linear(n_filters, n_classes)
+
+    def forward(self, x):
+        return self.fc(self.relu(self.conv(x)).amax(dim=2))
+
+
 class Linear(torch.nn.Module):
     """logits = [0, sum(W * x)]: the gradient of class 1 is W for every input."""
 
@@ -175,11 +188,13 @@ def test_command_matches_an_independent_recomputation(agentbind_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_preset_scaled_down_end_to_end_and_resume(tmp_path):
+def test_preset_scaled_down_end_to_end_and_resume(tmp_path, registry):
+    registry.add("models", "toy_cnn", ToyCNN)
     out = tmp_path / "preset"
     args = ["benchmark", "explainers", "--preset", "agentbind", "--scale", "0.01", "--length", "200",
-            "--epochs", "2", "--seeds", "2", "--method", "saliency,ism(fast=false)", "--model-option", "n_filters=8",
-            "--model-option", "n_filters2=8", "--model-option", "hidden=8", "--batch-size", "32", "-q",
+            "--epochs", "2", "--seeds", "2", "--models", "wtko_cnn,toy_cnn", "--method", "saliency,ism(fast=false),attention",
+            "--model-option", "n_filters=8", "--model-option", "wtko_cnn.n_filters2=8",
+            "--model-option", "wtko_cnn.hidden=8", "--model-option", "toy_cnn.width=10", "--batch-size", "32", "-q",
             "-o", str(out)]
     assert main(args) == 0
     meta = json.loads((out / "data" / "meta.json").read_text())
@@ -190,16 +205,27 @@ def test_preset_scaled_down_end_to_end_and_resume(tmp_path):
     assert sim["background"] == {"A": 0.3, "C": 0.2, "G": 0.2, "T": 0.3} and sim["length"] == 200
     assert sim["motifs"] == {"core": "MA0035.4 GATA1", "partner": "MA0091.1 TAL1::TCF3"}
     table = pd.read_csv(out / "explainers.tsv", sep="\t")
-    assert len(table) == 4 and sorted(set(table["seed"])) == [0, 1]
-    assert set(table["method"]) == {"saliency", "ism(fast=false)"} and (table["status"] == "ok").all()
-    assert (table["n_sequences"] == 5).all()  # the 5 test positives
-    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("method")
-    sal = table[table["method"] == "saliency"]
-    assert summary.loc["saliency", "accuracy"] == pytest.approx(sal["accuracy"].mean())
-    assert summary.loc["saliency", "accuracy_sd"] == pytest.approx(sal["accuracy"].std(ddof=1))
-    assert "±" in (out / "summary.md").read_text()
+    assert len(table) == 12 and sorted(set(table["seed"])) == [0, 1] and set(table["model"]) == {"wtko_cnn", "toy_cnn"}
+    assert set(table["method"]) == {"saliency", "ism(fast=false)", "attention"}
+    ok = table["status"] == "ok"
+    # the toy model has no attention layer: that method is reported, the others still ran
+    assert set(table.loc[~ok, "model"]) == {"toy_cnn"} and set(table.loc[~ok, "method"]) == {"attention"}
+    assert (table.loc[ok, "n_sequences"] == 5).all()  # the 5 test positives
+    # each architecture got the options it takes: n_filters for both, the rest by name
+    from wtko_captum.core.checkpoint import read_checkpoint
+
+    wtko = read_checkpoint(out / "models" / "wtko_cnn" / "seed_0" / "model.pt")["config"]
+    toy = read_checkpoint(out / "models" / "toy_cnn" / "seed_1" / "model.pt")["config"]
+    assert (wtko["n_filters"], wtko["n_filters2"], wtko["hidden"]) == (8, 8, 8)
+    assert (toy["n_filters"], toy["width"]) == (8, 10) and "hidden" not in toy
+    summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index(["model", "method"])
+    sal = table[(table["method"] == "saliency") & (table["model"] == "wtko_cnn")]
+    assert summary.loc[("wtko_cnn", "saliency"), "accuracy"] == pytest.approx(sal["accuracy"].mean())
+    assert summary.loc[("wtko_cnn", "saliency"), "accuracy_sd"] == pytest.approx(sal["accuracy"].std(ddof=1))
+    md = (out / "summary.md").read_text()
+    assert "±" in md and "| toy_cnn | attention | not run:" in md and "| model | method |" in md
     bench = json.loads((out / "benchmark.json").read_text())
-    assert set(bench["model_test_auroc"]) == {"wtko_cnn/0", "wtko_cnn/1"}
+    assert set(bench["model_test_auroc"]) == {"wtko_cnn/0", "wtko_cnn/1", "toy_cnn/0", "toy_cnn/1"}
     assert bench["sizes"] == {"train": 500, "val": 10, "test": 10}
 
     # the same command again resumes: nothing retrained, the same numbers

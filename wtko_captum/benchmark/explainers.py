@@ -584,7 +584,8 @@ AGENTBIND_CHROMS = 52
 
 def agentbind_benchmark(out, *, scale: float = 1.0, length: int = AGENTBIND_SIZES["length"],
                         models=("wtko_cnn",), seeds: int = 1, methods=None, options=None,
-                        method_options=None, model_options=None, epochs: int = 100, patience: int = 10,
+                        method_options=None, model_options=None, per_model_options=None, epochs: int = 100,
+                        patience: int = 10,
                         batch_size: int = 64, lr: float = 1e-3, attr_batch_size: int | None = None,
                         max_sequences: int | None = None,
                         rule: str = "maxabs", top_fraction: float = 0.05, device="auto", seed: int = 0,
@@ -615,7 +616,11 @@ def agentbind_benchmark(out, *, scale: float = 1.0, length: int = AGENTBIND_SIZE
         sd over them.
     methods, options, method_options, rule, top_fraction
         As :func:`benchmark_explainers` (default: every registered method).
-    model_options, epochs, patience, batch_size, lr
+    model_options : dict
+        Constructor options offered to every model (each takes those its signature has).
+    per_model_options : dict
+        ``{model: {option: value}}`` for one architecture (wins over ``model_options``).
+    epochs, patience, batch_size, lr
         Training (:func:`wtko_captum.training.train.train`).
     attr_batch_size : int, optional
         Attribution batch size (default: each method's own).
@@ -654,7 +659,8 @@ def agentbind_benchmark(out, *, scale: float = 1.0, length: int = AGENTBIND_SIZE
     out = Path(out)
     params = dict(preset="agentbind", scale=scale, n_per_class=n, length=int(length), seed=int(seed),
                   n_chroms=AGENTBIND_CHROMS, epochs=int(epochs), patience=int(patience),
-                  batch_size=int(batch_size), lr=float(lr), model_options=model_options or {})
+                  batch_size=int(batch_size), lr=float(lr), model_options=model_options or {},
+                  per_model_options=per_model_options or {})
     _claim(out, params)
 
     sim_dir, data_dir = out / "sim", out / "data"
@@ -670,7 +676,8 @@ def agentbind_benchmark(out, *, scale: float = 1.0, length: int = AGENTBIND_SIZE
             run_dir = out / "models" / model / f"seed_{s}"
             if not (run_dir / "model.pt").is_file():
                 train(data_dir, run_dir, model=model, seeds=(s,), epochs=epochs, patience=patience,
-                      batch_size=batch_size, lr=lr, device=dev, model_options=model_options, verbose=verbose)
+                      batch_size=batch_size, lr=lr, device=dev, verbose=verbose,
+                      model_options=_model_options(model, model_options, per_model_options))
             model_scores[f"{model}/{s}"] = _test_auroc(run_dir / "model.pt", data_dir, dev)
             done = out / "runs" / f"{model}_seed{s}.tsv"
             key = json.dumps(dict(methods=methods, options=options, method_options=method_options, rule=rule,
@@ -725,6 +732,16 @@ def _claim(out: Path, params: dict) -> None:
         raise InputError("output directory exists and is not a benchmark run; use another -o", path=out)
     output_dir(out)
     write_text(marker, json.dumps(params, indent=2) + "\n")
+
+
+def _model_options(model: str, shared, own) -> dict:
+    """The constructor options for one architecture: the shared ones it takes, then its own."""
+    from wtko_captum.core.architecture import model_options, resolve_factory
+
+    takes = model_options(resolve_factory(model))
+    out = {k: v for k, v in (shared or {}).items() if k in takes}
+    out.update((own or {}).get(model, {}))
+    return out
 
 
 def _test_auroc(model_path, data_dir, dev) -> float:

@@ -103,8 +103,9 @@ def add_explainers_arguments(p):
     r.add_argument("--length", type=positive_int, default=1000, help="sequence length in bp (default: 1000)")
     r.add_argument("--models", default="wtko_cnn",
                    help="comma-separated registered models to train (default: wtko_cnn; `wtko plugins` lists them)")
-    r.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a model constructor option for every model (repeatable)")
+    r.add_argument("--model-option", action="append", default=[], metavar="[MODEL.]KEY=VALUE",
+                   help="a model constructor option: KEY=VALUE for every model that takes it, MODEL.KEY=VALUE "
+                        "for one (repeatable)")
     r.add_argument("--seeds", type=positive_int, default=1, help="training seeds per model: mean ± sd (default: 1)")
     r.add_argument("--epochs", type=positive_int, default=100, help="maximum training epochs (default: 100)")
     r.add_argument("--patience", type=positive_int, default=10, help="early-stopping patience (default: 10)")
@@ -122,6 +123,21 @@ def run(args) -> int:
     return args._benchmark(args)
 
 
+def _scoped(items, what: str) -> tuple[dict, dict]:
+    """``["k=1", "m.k=2"]`` -> ``({"k": 1}, {"m": {"k": 2}})``: options for all, and per name."""
+    from wtko_captum.cli.options import parse_key_values
+
+    shared, own = {}, {}
+    for item in items:
+        key, _, _ = str(item).partition("=")
+        scope, dot, rest = str(item).partition(".") if "." in key else ("", "", item)
+        if dot:
+            own.setdefault(scope, {}).update(parse_key_values([rest], what))
+        else:
+            shared.update(parse_key_values([item], what))
+    return shared, own
+
+
 def run_explainers(args) -> int:
     import logging
 
@@ -132,22 +148,21 @@ def run_explainers(args) -> int:
 
     methods = split_methods(args.method)
     options = parse_key_values(args.option, "--option")
-    per_method: dict = {}
-    for item in args.method_option:
-        name, dot, rest = str(item).partition(".")
-        if not dot:
-            raise InputError("--method-option must be METHOD.KEY=VALUE", value=item)
-        per_method.setdefault(name, {}).update(parse_key_values([rest], "--method-option"))
+    shared_methods, per_method = _scoped(args.method_option, "--method-option")
+    if shared_methods:
+        raise InputError("--method-option is METHOD.KEY=VALUE (use --option for every method)",
+                         value=next(iter(shared_methods)))
     target = int(args.target) if args.target.lstrip("-").isdigit() else args.target
     roles = split_list(args.roles) if args.roles else None
     log = logging.getLogger("wtko_captum")
+    shared_models, per_model = _scoped(args.model_option, "--model-option")
     if args.preset:
         if args.inputs or args.truth:
             raise InputError("--preset makes its own model, data and truth: drop MODEL DATA and --truth")
         result = agentbind_benchmark(
             args.out, scale=args.scale, length=args.length, models=split_list(args.models), seeds=args.seeds,
             methods=methods, options=options, method_options=per_method,
-            model_options=parse_key_values(args.model_option, "--model-option"), epochs=args.epochs,
+            model_options=shared_models, per_model_options=per_model, epochs=args.epochs,
             patience=args.patience, batch_size=args.batch_size, lr=args.lr, attr_batch_size=args.attr_batch_size,
             max_sequences=args.max_sequences,
             top_fraction=args.top_fraction, device=args.device, seed=args.seed, verbose=not args.quiet)
