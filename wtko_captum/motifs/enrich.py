@@ -46,7 +46,8 @@ class EnrichResult:
 def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e-4) -> np.ndarray:
     """``(n_motifs, N)`` bool: whether sequence n has a FIMO hit of each motif at p < ``p``.
 
-    X is ``(N, 4, L)`` one-hot (N columns all zero never score). Both strands are scanned.
+    X is ``(N, 4, L)`` one-hot; a window holding an N (all-zero column) is never a hit. Both
+    strands are scanned.
     """
     from memelite import fimo
 
@@ -58,6 +59,10 @@ def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e
         return presence
     hits = fimo(pwms, X, threshold=p)
     index = {k: i for i, k in enumerate(keys)}
+    # memelite scores an N (all-zero column) as 0, so a weak motif "matches" N padding or a
+    # masked core; FIMO proper never scores a window holding one, and neither do we
+    n_before = np.zeros((len(X), X.shape[-1] + 1), dtype=np.int32)
+    np.cumsum(X.sum(axis=1) == 0, axis=1, out=n_before[:, 1:])
     for df in hits:
         if len(df) == 0:
             continue
@@ -65,7 +70,8 @@ def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e
         names = df["motif_name"].astype(str).str.replace(r"-rc$", "", regex=True)
         rows = names.map(index).to_numpy()
         seqs = df["sequence_name"].astype(np.int64).to_numpy()
-        presence[rows.astype(np.int64), seqs] = True
+        clean = n_before[seqs, df["end"].to_numpy()] == n_before[seqs, df["start"].to_numpy()]
+        presence[rows.astype(np.int64)[clean], seqs[clean]] = True
     return presence
 
 
