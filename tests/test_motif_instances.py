@@ -9,7 +9,6 @@ re-extracted from the genome text.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
