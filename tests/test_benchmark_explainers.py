@@ -192,7 +192,8 @@ def test_preset_scaled_down_end_to_end_and_resume(tmp_path, registry):
     registry.add("models", "toy_cnn", ToyCNN)
     out = tmp_path / "preset"
     args = ["benchmark", "explainers", "--preset", "agentbind", "--scale", "0.01", "--length", "200",
-            "--epochs", "2", "--seeds", "2", "--models", "wtko_cnn,toy_cnn", "--method", "saliency,ism(fast=false),attention",
+            "--epochs", "2", "--seeds", "2", "--models", "wtko_cnn,toy_cnn",
+            "--method", "saliency,ism(fast=false),attention",
             "--model-option", "n_filters=8", "--model-option", "wtko_cnn.n_filters2=8",
             "--model-option", "wtko_cnn.hidden=8", "--model-option", "toy_cnn.width=10", "--batch-size", "32", "-q",
             "-o", str(out)]

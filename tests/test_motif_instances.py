@@ -325,7 +325,8 @@ def _run_error(tmp_path, capsys, *args) -> str:
 
 
 def test_bad_motif_id(genome, tmp_path, capsys):
-    msg = _run_error(tmp_path, capsys, "--motif-instances", "GATA7", "--bound", genome["bound"], "--genome", genome["fa"])
+    msg = _run_error(tmp_path, capsys, "--motif-instances", "GATA7", "--bound", genome["bound"],
+                     "--genome", genome["fa"])
     assert "motif 'GATA7' not found" in msg and "GATA2" in msg
 
 
