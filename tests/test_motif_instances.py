@@ -88,12 +88,12 @@ def _fimo_reference(seqs, key, pwm, pvalue) -> set:
 
 # ----------------------------------------------------------------------------- scanning
 def test_scan_tiles_equal_one_whole_chromosome_scan(genome, gata1, monkeypatch):
-    from wtko_captum.core.genome import open_fasta
+    from wtko_captum.core.genome import open_genome
 
     key, pwm = gata1
     monkeypatch.setattr(mi, "TILE", 997)  # many tiles and tile edges, an odd size on purpose
     monkeypatch.setattr(mi, "TILES_PER_CALL", 5)
-    hits = mi.scan_motif(open_fasta(genome["fa"]), key, pwm, pvalue=1e-3)
+    hits = mi.scan_motif(open_genome(genome["fa"]), key, pwm, pvalue=1e-3)
     got = set(zip(hits["chrom"], hits["start"], hits["strand"]))
     assert got == _fimo_reference(genome["seqs"], key, pwm, 1e-3)
     assert (hits["end"] - hits["start"] == pwm.shape[1]).all()
@@ -101,10 +101,10 @@ def test_scan_tiles_equal_one_whole_chromosome_scan(genome, gata1, monkeypatch):
 
 
 def test_scan_finds_planted_sites_on_both_strands(genome, gata1):
-    from wtko_captum.core.genome import open_fasta
+    from wtko_captum.core.genome import open_genome
 
     key, pwm = gata1
-    hits = mi.scan_motif(open_fasta(genome["fa"]), key, pwm, pvalue=1e-4)
+    hits = mi.scan_motif(open_genome(genome["fa"]), key, pwm, pvalue=1e-4)
     found = set(zip(hits["chrom"], hits["start"], hits["strand"]))
     planted = {(c, s, strand) for c, s, _, strand in genome["planted"]}
     # sites sampled from the matrix are not all strong (measured: 57% pass p < 1e-4 on the strand
@@ -125,12 +125,12 @@ def test_scan_finds_planted_sites_on_both_strands(genome, gata1):
 
 
 def test_no_instance_in_an_n_run_even_for_a_weak_motif(genome, tmp_path):
-    from wtko_captum.core.genome import open_fasta
+    from wtko_captum.core.genome import open_genome
 
     weak = np.full((4, 6), 0.25)
     weak[0, 0] = 0.4
     weak[1:, 0] = 0.2
-    hits = mi.scan_motif(open_fasta(genome["fa"]), "weak", weak, pvalue=0.5)
+    hits = mi.scan_motif(open_genome(genome["fa"]), "weak", weak, pvalue=0.5)
     gap = CHROM_LEN - 500, CHROM_LEN - 300
     assert len(hits) > 1000
     assert not ((hits["end"] > gap[0]) & (hits["start"] < gap[1])).any()

@@ -137,13 +137,13 @@ def _merge(by_chrom: dict[str, list]) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- scanning
-def scan_motif(fasta, key: str, pwm: np.ndarray, *, pvalue: float = 1e-4, regions=None,
+def scan_motif(genome, key: str, pwm: np.ndarray, *, pvalue: float = 1e-4, regions=None,
                verbose: bool = False) -> pd.DataFrame:
     """Every FIMO hit of one motif, both strands, chromosome by chromosome.
 
     Parameters
     ----------
-    fasta : pyfaidx.Fasta (``as_raw=True``)
+    genome : :class:`wtko_captum.core.genome.Genome` (``open_genome``): any FASTA or 2bit
     key : str
         The motif's name (``"MA0035.4 GATA1"``).
     pwm : ``(4, W)`` probability matrix, rows A,C,G,T.
@@ -167,10 +167,10 @@ def scan_motif(fasta, key: str, pwm: np.ndarray, *, pvalue: float = 1e-4, region
 
     pwm = np.ascontiguousarray(pwm, dtype=np.float64)
     w = pwm.shape[1]
-    chroms = list(fasta.keys()) if regions is None else [c for c in fasta.keys() if c in regions]
+    chroms = list(genome.keys()) if regions is None else [c for c in genome.keys() if c in regions]
     parts = []
     for chrom in tqdm(chroms, desc="scan", unit="chrom", disable=not verbose):
-        idx = encode_indices(str(fasta[chrom][:]))[0]
+        idx = encode_indices(genome.fetch(chrom, 0, genome.sizes[chrom]))[0]
         intervals = regions[chrom] if regions is not None else np.array([[0, len(idx)]])
         # tile j owns the hits starting in [t0, own_end); its sequence reaches w - 1 further
         tiles = [(t0, min(t0 + TILE, b), min(t0 + TILE + w - 1, b))
@@ -247,7 +247,7 @@ def label_bound(inst: pd.DataFrame, bound: dict[str, np.ndarray]) -> tuple[np.nd
     return labels, peaks
 
 
-def window_stats(fasta, inst: pd.DataFrame, width: int) -> pd.DataFrame:
+def window_stats(genome, inst: pd.DataFrame, width: int) -> pd.DataFrame:
     """Window start/end centred on each instance, GC fraction and N fraction of the window.
 
     Windows past a chromosome end get NaN GC and n_fraction 1 (they are dropped later).
@@ -260,7 +260,7 @@ def window_stats(fasta, inst: pd.DataFrame, width: int) -> pd.DataFrame:
     n_fraction = np.ones(len(inst))
     chrom = inst["chrom"].astype(str).to_numpy()
     for c in pd.unique(chrom):
-        idx = encode_indices(str(fasta[c][:]))[0]
+        idx = encode_indices(genome.fetch(c, 0, genome.sizes[c]))[0]
         for r in np.flatnonzero(chrom == c):
             a, b = ws[r], ws[r] + width
             if a < 0 or b > len(idx):
@@ -366,7 +366,7 @@ def match_bins(labels: np.ndarray, strata: np.ndarray, rng) -> tuple[np.ndarray,
 def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, width: int = 1000,
                             pvalue: float = 1e-4, pvalue_bin: float = 0.1, match_gc: bool = False,
                             gc_bin: float = 0.05, mask_core: bool = False, motif_db=None,
-                            test_chroms=("chr6", "chr7"), val_chroms=("chr8",), test_fraction: float = 0.0,
+                            test_chroms=("chr6", "chr7"), val_chroms=("chr8",), test_fraction: float = 0.1,
                             val_fraction: float = 0.1, max_n: float = 0.0, genome_build: str | None = None,
                             seed: int = 0, verbose: bool = False) -> MotifInstancesResult:
     """Build a prepared-data directory of bound vs unbound instances of one motif.
@@ -383,7 +383,7 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
         Peaks of the bound set (BED3+ / narrowPeak, e.g. ChIP-seq of the same factor). An
         instance overlapping a peak by at least one base is bound.
     genome : path
-        Genome FASTA (pyfaidx; ``.fai`` built when missing).
+        Genome: FASTA (plain, gzip, bgzip) or 2bit (:func:`wtko_captum.core.genome.open_genome`).
     regions : path, optional
         BED of regions to scan instead of the whole genome.
     width : int
@@ -419,16 +419,16 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
         Unknown motif, empty bound set, no instance found, no bound instance, no bin holding
         both classes - before anything is written.
     """
-    from wtko_captum.core.genome import open_fasta
+    from wtko_captum.core.genome import open_genome
 
     _check_numbers(width, pvalue, pvalue_bin, gc_bin, max_n, test_fraction, val_fraction)
     key, pwm = resolve_motif(motif, motif_db)
-    fasta = open_fasta(genome)
-    sizes = {name: len(fasta[name]) for name in fasta.keys()}
+    ref = open_genome(genome)
+    sizes = dict(ref.sizes)
     bound_ivs = read_bound(bound, sizes)
     scan_ivs = read_scan_regions(regions, sizes) if regions is not None else None
 
-    hits = scan_motif(fasta, key, pwm, pvalue=pvalue, regions=scan_ivs, verbose=verbose)
+    hits = scan_motif(ref, key, pwm, pvalue=pvalue, regions=scan_ivs, verbose=verbose)
     if hits.empty:
         where = f"the regions of {regions}" if scan_ivs is not None else str(genome)
         raise InputError(f"no instance of {key} at p < {pvalue:g} in {where}; raise --pvalue")
@@ -441,7 +441,7 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
     if labels.all():
         raise InputError(f"all {len(inst)} instances of {key} overlap a bound peak: no unbound instance to "
                          "compare with (scan a larger genome or more --regions)", path=bound)
-    table = _instance_table(inst, labels, peaks, window_stats(fasta, inst, width), pvalue_bin, gc_bin)
+    table = _instance_table(inst, labels, peaks, window_stats(ref, inst, width), pvalue_bin, gc_bin)
     _drop(table, table["window_start"] < 0, "crosses_chrom_end", "window starts before the chromosome")
     size = table["chrom"].map(sizes).to_numpy()
     _drop(table, table["window_end"].to_numpy() > size, "crosses_chrom_end", "window ends past the chromosome")
@@ -466,7 +466,7 @@ def prepare_motif_instances(out, motif: str, bound, genome, *, regions=None, wid
                  bound=bound, regions=regions, splits={"test_chroms": list(test_chroms), "val_chroms": list(val_chroms),
                                                        **notes}, params=params, seed=seed)
     result = MotifInstancesResult(Path(out), _summary(table), excluded, meta, table[INSTANCE_COLUMNS])
-    _write(result, kept, _extract(fasta, kept, mask_core))
+    _write(result, kept, _extract(ref, kept, mask_core))
     log.info("%s: %d instances (%d bound, %d unbound); kept %d matched pairs", key, len(table),
              meta["motif_instances"]["n_bound"], meta["motif_instances"]["n_unbound"], len(kept) // 2)
     return result
@@ -603,11 +603,11 @@ def _no_pairs_message(bins, table, pvalue_bin, match_gc) -> str:
             "holds bound peaks")
 
 
-def _extract(fasta, kept: pd.DataFrame, mask_core: bool) -> list[str]:
+def _extract(genome, kept: pd.DataFrame, mask_core: bool) -> list[str]:
     """Window sequences of the kept instances (core bases replaced by N with ``mask_core``)."""
     out = []
     for chrom, a, b, s, e in zip(kept["chrom"], kept["window_start"], kept["window_end"], kept["start"], kept["end"]):
-        seq = str(fasta[chrom][int(a):int(b)])
+        seq = genome.fetch(chrom, int(a), int(b))
         if mask_core:
             seq = seq[:s - a] + "N" * (e - s) + seq[e - a:]
         out.append(seq)
