@@ -515,7 +515,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
 def plot_benchmark(summary: pd.DataFrame, path, *, title: str = "") -> Path:
     """Bars per method (one colour per model) for the five metrics; sd over seeds as error bars;
     chance drawn on the accuracy panel."""
-    from wtko_captum.core.figures import _figure, _save
+    from wtko_captum.core.figures import new_figure, save_figure
 
     ok = summary[summary["n_seeds"] > 0]
     methods = list(dict.fromkeys(ok["method"]))
@@ -523,7 +523,7 @@ def plot_benchmark(summary: pd.DataFrame, path, *, title: str = "") -> Path:
     panels = [("seq_per_s", "sequences / s (log)"), ("accuracy", "accuracy: top 5% in motifs"),
               ("recall", "recall: motifs ≥ half in top"), ("auroc", "auROC (motif bases)"),
               ("snr", "signal / noise")]
-    fig = _figure(3.2 * len(panels), 0.28 * len(methods) * max(1, len(models)) + 1.6)
+    fig = new_figure(3.2 * len(panels), 0.28 * len(methods) * max(1, len(models)) + 1.6)
     axes = fig.subplots(1, len(panels), sharey=True)
     colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
     height = 0.8 / max(1, len(models))
@@ -546,7 +546,7 @@ def plot_benchmark(summary: pd.DataFrame, path, *, title: str = "") -> Path:
     fig.subplots_adjust(bottom=0.18)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def write_benchmark(out, table: pd.DataFrame, meta: dict) -> dict[str, Path]:

@@ -627,6 +627,7 @@ def _regions_table(kept: pd.DataFrame) -> pd.DataFrame:
         "peak_start": kept["start"].to_numpy(), "peak_end": kept["end"].to_numpy(),
         "pad_left": 0, "pad_right": 0, "source": "instances.tsv",
         "line": kept["instance"].to_numpy() + 2,  # 1-based, after the header line
+        "coordinates": "genome",
     })
     return df[REGION_COLUMNS]
 
@@ -662,9 +663,9 @@ def _excluded_table(table: pd.DataFrame, other_strand: pd.DataFrame) -> pd.DataF
 
 def plot_matching(table: pd.DataFrame, path, *, title: str = "") -> Path:
     """-log10 p of bound vs unbound instances, all found (left) and kept after matching (right)."""
-    from wtko_captum.core.figures import _figure, _save
+    from wtko_captum.core.figures import new_figure, save_figure
 
-    fig = _figure(9.0, 3.4)
+    fig = new_figure(9.0, 3.4)
     finite = table["neg_log10_p"].to_numpy()
     edges = np.linspace(finite.min(), finite.max() + 1e-9, 31) if len(finite) else np.linspace(0, 1, 31)
     for k, (sub, what) in enumerate(((table, "all instances"), (table[table["kept"] == "yes"], "kept (matched)"))):
@@ -678,4 +679,4 @@ def plot_matching(table: pd.DataFrame, path, *, title: str = "") -> Path:
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
