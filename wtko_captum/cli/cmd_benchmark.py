@@ -1,17 +1,21 @@
 """wtko benchmark: measurements that compare (one subcommand per benchmark)."""
 from __future__ import annotations
 
-HELP = "benchmarks: `wtko benchmark models` (architectures compared on one dataset)"
+HELP = ("benchmarks: `wtko benchmark models` (architectures compared on one dataset), "
+        "`wtko benchmark explainers` (attribution methods scored on planted motifs)")
 STAGE = "model"
 DESCRIPTION = """Benchmarks, one subcommand each:
 
   models       train, score and time every architecture on one dataset (the WTKO paper's comparison)
+  explainers   run every attribution method on a model and score it against planted motifs
+               (AgentBind's five metrics: run time, accuracy, recall, auROC, signal-to-noise)
 
 `wtko benchmark SUBCOMMAND --help` explains each.
 """
 
 #: the benchmarks: subcommand name -> module with HELP, DESCRIPTION, add_arguments(p), run(args)
-SUBCOMMANDS = {"models": "wtko_captum.cli.benchmark_models"}
+SUBCOMMANDS = {"models": "wtko_captum.cli.benchmark_models",
+               "explainers": "wtko_captum.cli.benchmark_explainers"}
 
 
 def add_arguments(p):
