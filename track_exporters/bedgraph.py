@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from wtko_captum.core.atomic import atomic_path
+from wtko_captum.core.atomic import atomic_path, write_marker
 
 from wtko_captum.core.registry import exporter
 
@@ -65,6 +65,7 @@ def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
     # its own name: exporting both formats to one directory must not clobber the bigWig sidecar
     side = write_sidecar(Path(out_dir) / f"{prefix}.bedGraph.tracks.json", attributions, sets, files,
                          fmt="bedGraph", overlap=overlap, sizes_source=sizes_source, n_bases=n_bases)
+    write_marker(out_dir)
     log.info("wrote %d bedGraph track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value",
              len(files), ", ".join(names), out_dir, overlap, len(sets), n_bases)
     return list(files.values()) + [side]

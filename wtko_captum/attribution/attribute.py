@@ -145,7 +145,7 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
     X : tensor, array ``(N, 4, L)`` or list of equal-length DNA strings
         One-hot, alphabet A,C,G,T; N = all-zero column. ``(N, L, 4)`` is refused with a hint.
     method : str or callable
-        A registered method name (``wtko plugins list``) or a method function.
+        A registered method name (``wtko plugins``) or a method function.
     target : int, str
         Output index, class name (``"WT"``/``"KO"``), ``"pred"`` (each sequence's predicted
         class on the unmodified input) or ``"diff"`` (logit WT minus logit KO).

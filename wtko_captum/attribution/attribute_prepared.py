@@ -89,7 +89,7 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     out : str or Path
         Output directory: ``out/<method>/`` AttributionSets plus ``out/<method>.h5`` stores.
     methods : list of str
-        Registered method names (``wtko plugins list``).
+        Registered method names (``wtko plugins``).
     split : str
         ``train``, ``val``, ``test`` or ``all``.
     target : int or str
@@ -120,12 +120,20 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     run = _Run.setup(model_path, data_dir, split=split, limit=limit, target=target,
                      dev=resolve_device(device), batch_size=batch_size, seed=seed, chunk_size=chunk_size,
                      rc_average=rc_average)
-    other_model_warning(Path(out), run.identity)
-    written = {}
-    for name, func in funcs.items():
-        opts = {**(options or {}), **((method_options or {}).get(name, {}))}
-        job = run.job(name, func, {k: v for k, v in opts.items() if v is not None})
-        written[name] = job.run(Path(out), verbose)
+    from wtko_captum.core.atomic import check_free_space, output_dir, output_lock
+
+    out = Path(out)
+    with output_lock(out):
+        output_dir(out)
+        other_model_warning(out, run.identity)
+        # per method: the store's scores and the exported X.npz + attr.npz (float32 each)
+        per_method = 3 * run.X.nbytes + (16 << 20)
+        check_free_space(out, per_method * len(funcs), f"{len(funcs)} method(s) x {len(run.X)} sequences")
+        written = {}
+        for name, func in funcs.items():
+            opts = {**(options or {}), **((method_options or {}).get(name, {}))}
+            job = run.job(name, func, {k: v for k, v in opts.items() if v is not None})
+            written[name] = job.run(out, verbose)
     return written
 
 

@@ -28,8 +28,7 @@ examples:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import (add_batch_size, add_device, add_option, add_out, nonneg_float,
-                                         positive_float, positive_int)
+    from wtko_captum.cli.options import add_batch_size, add_device, add_option, add_out, bounded, positive_int
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     add_out(p, "output directory (replaced if it exists)")
@@ -45,8 +44,10 @@ def add_arguments(p):
     add_batch_size(p, default=64)
     p.add_argument("--accumulation", type=positive_int, default=4,
                    help="batches per optimiser step (gradient accumulation, default: 4)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--weight-decay", type=nonneg_float, default=1e-4, help="Adam weight decay (default: 1e-4)")
+    p.add_argument("--lr", type=bounded(float, 0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate, in (0, 10] (default: 1e-3)")
+    p.add_argument("--weight-decay", type=bounded(float, 0, 1), default=1e-4,
+                   help="Adam weight decay, in [0, 1] (default: 1e-4)")
     p.add_argument("--seeds", default="1", metavar="K|S1,S2,..",
                    help="a number K of seeded runs (seeds 0..K-1) or an explicit comma list (default: 1 run, seed 0)")
     p.add_argument("--rc-augment", action="store_true",

@@ -102,9 +102,17 @@ def add_option(p, *names, old=(), **kw):
 
 
 # ---- the shared options ------------------------------------------------------------------------
-def add_out(p, help: str = "output directory", *, required: bool = True, old=("--output",)):
-    """``-o/--out``: where a command writes (its help says whether a file or a directory)."""
-    add_option(p, "-o", "--out", old=old, dest="out", required=required, help=help)
+def add_out(p, help: str = "output directory", *, required: bool = True, default=None, old=("--output",)):
+    """``-o/--out``: where a command writes (its help says whether a file or a directory), and
+    the two flags that govern an existing output: ``--force`` and ``--wait``."""
+    add_option(p, "-o", "--out", old=old, dest="out", required=required and default is None, default=default,
+               help=help + (f" (default: {default})" if default is not None else ""))
+    g = p.add_argument_group("existing outputs")
+    g.add_argument("--force", action="store_true",
+                   help="replace or write into an -o directory that another program wrote (never one that "
+                        "holds an input of this command)")
+    g.add_argument("--wait", action="store_true",
+                   help="if another wtko process is writing the same -o, wait for it instead of stopping")
 
 
 def add_seed(p, default: int = 0):

@@ -258,9 +258,11 @@ def open_or_create(path, X: np.ndarray, regions: pd.DataFrame, *, n_outputs: int
                    meta: dict, key: dict) -> tuple[AttributionStore, bool]:
     """Resume the store at ``path`` if it was made for the same ``key``; else start a new one.
 
-    Returns ``(store, resumed)``. A store that is unreadable (e.g. killed mid-write) or made
-    for other inputs (another model, method, target, options, data or chunk size) is
-    replaced, with a log message saying why.
+    Returns ``(store, resumed)``. A store that is damaged (not an HDF5 file we wrote, e.g. a
+    process killed while creating it) or made for other inputs (another model, method, target,
+    options, data or chunk size) is replaced, with a log message saying why. A store that
+    cannot be opened because another process has it open is an error: it is never taken for
+    damage and deleted.
     """
     path = Path(path)
     if path.exists():
@@ -268,6 +270,9 @@ def open_or_create(path, X: np.ndarray, regions: pd.DataFrame, *, n_outputs: int
         try:
             store = AttributionStore.open(path)
         except InputError as exc:
+            if "lock" in str(exc).lower() or "temporarily unavailable" in str(exc).lower():
+                raise InputError("the attribution store is open in another process (another wtko attribute "
+                                 "on the same -o?): wait for it to finish", path=path) from None
             reason = f"unreadable ({exc})"
         else:
             try:
