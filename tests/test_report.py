@@ -209,7 +209,7 @@ regions = "top5"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        rc = main(["run", str(cfg), "-o", str(out), "-q", "--stages",
+        rc = main(["run", str(cfg), "-o", str(out), "-q", "--force", "--stages",
                    "evaluate,attribute,export,kmers,tomtom,report"])
     finally:
         torch.set_num_threads(threads)
@@ -312,14 +312,32 @@ def test_report_tables_hold_the_runs_numbers(small_run):
 
 
 @pytest.mark.slow
-def test_report_refuses_a_selection_over_the_size_limit(small_run, tmp_path):
+def test_report_refuses_a_selection_over_the_size_limit_and_its_advice_fits(small_run, tmp_path):
     out = tmp_path / "big.html"
-    with pytest.raises(InputError, match=r"windows fit: choose fewer \(e\.g\. --regions top\d+\)"):
-        report(small_run, out, regions="all", max_mb=1.62)   # igv.js alone takes ~1.5 MB
+    with pytest.raises(InputError, match="without its tracks is already"):
+        report(small_run, out, regions="top1", max_mb=1.0)      # igv.js alone takes ~1.6 MB
+    small = report(small_run, tmp_path / "small.html", regions="top1").stat().st_size
+    limit = (small + 2000) / 1e6
+    with pytest.raises(InputError, match=r"about (\d+) windows fit: choose fewer \(e\.g\. --regions (top\d+)\)") as exc:
+        report(small_run, out, regions="all", max_mb=limit)
     assert not out.exists()
-    assert main(["report", str(small_run), "-o", str(out), "--regions", "nonsense"]) == 2
-    assert main(["report", str(tmp_path / "missing"), "-o", str(out)]) == 2
-    assert not out.exists()
+    fit, advice = re.search(r"about (\d+) windows fit.*--regions (top\d+)", str(exc.value)).groups()
+    assert 0 < int(fit) < len(_attr(small_run))
+    assert report(small_run, out, regions=advice, max_mb=limit).stat().st_size <= limit * 1e6   # the advice works
+    assert main(["report", str(small_run), "-o", str(tmp_path / "x.html"), "--regions", "nonsense"]) == 2
+    assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "x.html")]) == 2
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_table_of_a_run_config_is_validated(tmp_path):
+    from wtko_captum.pipeline.config import load_config
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[report]\nregions = \"top5\"\nregion = \"top5\"\n")
+    with pytest.raises(InputError, match=r"\[report\] has no option 'region'"):
+        load_config(cfg)
+    cfg.write_text("[report]\nregions = \"top5\"\nmax_mb = 20\n")
+    assert load_config(cfg)["report"] == {"regions": "top5", "max_mb": 20}
 
 
 # ---- Chromium: the page works offline -------------------------------------------------------------

@@ -131,6 +131,7 @@ class RunContents:
     history: Path | None = None
     metrics: Path | None = None
     predictions: Path | None = None
+    enrichment: Path | None = None
     attributions: dict[str, Path] = field(default_factory=dict)
     bigwigs: list[Path] = field(default_factory=list)
     motif_sets: list[MotifSet] = field(default_factory=list)
@@ -188,6 +189,7 @@ def collect(root) -> RunContents:
     run.history = _file(root / "model" / "metrics.csv")
     run.metrics = _file(root / "eval" / "metrics.json")
     run.predictions = _file(root / "eval" / "predictions.tsv")
+    run.enrichment = _file(root / "enrich" / "enrichment.tsv")
     run.attributions = attribution_dirs(root)
     run.bigwigs = sorted((root / "tracks").glob("*.bw")) if (root / "tracks").is_dir() else []
 

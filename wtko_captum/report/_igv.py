@@ -8,9 +8,9 @@
   base's contribution) written by the registered ``bigwig`` exporter for the chosen windows
   only (gaps at N and off-chromosome padding, overlaps averaged, no zoom levels), drawn with
   igv.js's ``dynseq`` graph type: letters scaled by score.
-- Features: the windows (coloured by true class) and the peaks inside them, and every feature
-  file of the run (modisco seqlets, saliency k-mers, ...) cut to the chosen windows; BED text,
-  gzipped.
+- Features: the windows (coloured by true class) and the peaks inside them, every feature file
+  of the run (modisco seqlets, saliency k-mers, ...) cut to the chosen windows, and the FIMO
+  hits of the known motifs enriched between the classes; BED text, gzipped.
 
 Nothing here makes a request: the config sets ``loadDefaultGenomes: false`` (igv.js would
 otherwise fetch its genome list from the web) and every URL is a ``data:`` URI.
@@ -186,3 +186,31 @@ def features_in(path, spans) -> str:
     table = table[keep].copy()
     table["score"] = pd.to_numeric(table["score"], errors="coerce").fillna(0)
     return bed_text(table.sort_values(["chrom", "start"]))
+
+
+def motif_hits(aset, rows, motifs: dict, sizes: dict[str, int], *, p: float = 1e-4) -> str:
+    """FIMO hits (memelite, both strands, p < ``p``) of ``motifs`` (``{"ID NAME": (4, W)}``) in
+    the windows ``rows`` of ``aset``, as BED6 in genome coordinates: name = motif name, score =
+    -log10 p. Hits in N padding outside a chromosome are dropped."""
+    from memelite import fimo
+
+    rows = list(rows)
+    if not rows or not motifs:
+        return ""
+    X = np.ascontiguousarray(aset.X[rows], dtype=np.float32)
+    reg = aset.regions.iloc[rows].reset_index(drop=True)
+    found = [df for df in fimo({k: np.asarray(v, dtype=np.float64) for k, v in motifs.items()}, X, threshold=p)
+             if len(df)]
+    if not found:
+        return ""
+    hits = pd.concat(found, ignore_index=True)
+    w = hits["sequence_name"].astype(np.int64).to_numpy()
+    chrom = reg["chrom"].astype(str).to_numpy()[w]
+    start = reg["start"].to_numpy()[w] + hits["start"].to_numpy()
+    end = reg["start"].to_numpy()[w] + hits["end"].to_numpy()
+    size = np.array([sizes[c] for c in chrom])
+    name = hits["motif_name"].astype(str).str.replace(r"-rc$", "", regex=True).str.split(n=1).str[-1]
+    table = pd.DataFrame({"chrom": chrom, "start": start, "end": end, "name": name.to_numpy(),
+                          "score": np.round(-np.log10(hits["p-value"].to_numpy()), 2), "strand": hits["strand"]})
+    table = table[(table["start"] >= 0) & (table["end"] <= size)].drop_duplicates()
+    return bed_text(table.sort_values(["chrom", "start", "end"]))

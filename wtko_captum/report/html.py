@@ -73,7 +73,12 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
     ctx["missing"] = _missing(run)
     ctx["glyphs"] = _figures.glyph_defs() if run.motif_sets else ""
     igv_js = _igv.igv_script()
-    other = len(igv_js) + sum(len(json.dumps(v, default=str)) for v in ctx.values()) + 100_000
+    # everything but the track view, measured by rendering the page without it
+    other = len(_render({**ctx, "tracks": None}, "").encode("utf-8")) + len(igv_js.encode("utf-8"))
+    if run.attributions and other >= budget:
+        raise InputError(f"the report without its tracks is already about {other / 1e6:.1f} MB (igv.js alone "
+                         f"{len(igv_js) / 1e6:.1f} MB), over the limit of {max_mb:g} MB: raise --max-mb "
+                         "or show fewer table rows (--max-rows)")
     ctx["tracks"] = _track_view(run, regions, method, budget - other, verbose=verbose)
     html = _render(ctx, igv_js)
     size = len(html.encode("utf-8"))
@@ -246,11 +251,17 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
         text = _igv.features_in(f.path, spans)
         if text:
             features.append((f.spec.title, text, f.spec.color))
+    known = _enriched_motifs(run.enrichment)
+    if known:
+        text = _igv.motif_hits(first, rows, known, sizes)
+        if text:
+            features.append((f"enriched known motifs (FIMO p < 1e-4, top {len(known)})", text, "#7b3294"))
     for name, text, colour in features:
         uri = _igv.data_uri(text, gzipped=True)
         sizes_used[name] = len(uri)
         track = {"name": name, "type": "annotation", "format": "bed", "url": uri, "indexed": False,
-                 "displayMode": "EXPANDED", "height": 50, "order": len(tracks)}
+                 "displayMode": "EXPANDED", "height": 40, "autoHeight": True, "maxHeight": 160,
+                 "order": len(tracks)}
         if colour:  # else each feature's own itemRgb
             track["color"] = colour
         tracks.append(track)
@@ -263,6 +274,22 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
     return {"config": config, "picker": picker, "groups": groups, "classes": [str(c) for c in names],
             "n_chosen": len(chosen), "n_total": len(table), "primary": primary, "spec": str(regions),
             "bytes": sizes_used, "methods": list(sets)}
+
+
+def _enriched_motifs(path, *, q: float = 0.05, top: int = 10) -> dict:
+    """The ``top`` known motifs of an enrichment table at BH q <= ``q`` (best first), as
+    matrices from the bundled JASPAR database (motifs it does not hold are left out)."""
+    if path is None:
+        return {}
+    from wtko_captum.core.motif_db import load_motifs
+
+    table = pd.read_csv(path, sep="\t")
+    if not {"motif", "q_value"} <= set(table.columns):
+        return {}
+    keys = table[table["q_value"] <= q].sort_values("q_value", kind="stable")["motif"].astype(str)
+    db = load_motifs()
+    return {k: db[k] for k in [k for k in keys if k in db][:top]}
+
 
 
 def table_methods(table: pd.DataFrame) -> list[str]:
