@@ -123,6 +123,40 @@ def test_bigwig_subset_equals_projected_attributions_with_gaps(tmp_path):
     np.testing.assert_allclose(np.delete(vals, range(10, 14)), np.delete(proj[3], range(10, 14)), rtol=1e-6)
 
 
+def test_a_run_of_attributions_and_a_scan_only(tmp_path):
+    """Nothing but attributions and another tool's genome-wide bigWig: the report shows the
+    tracks, cuts the bigWig to the chosen windows, and says what is missing."""
+    from wtko_captum.core.export import export
+
+    aset, _ = synthetic_set()
+    run = tmp_path / "run"
+    aset.save(run / "attr" / "saliency")
+    sizes = {"chr1": 600, "chr2": 600}
+    export("bigwig", aset, tmp_path / "full", chrom_sizes=sizes, tracks=["projected"], prefix="s")
+    (run / "scan").mkdir()
+    shutil.copy(tmp_path / "full" / "s.projected.bw", run / "scan" / "s.projected.bw")
+    out = report(run, tmp_path / "r.html", regions=str(_bed(tmp_path, "chr1\t125\t130\n")))
+    cfg = igv_config(out)
+    tracks = {t["name"]: t for t in cfg["tracks"]}
+    assert tracks["scan: s.projected"]["graphType"] == "dynseq"
+    data = decode_uri(tracks["scan: s.projected"]["url"])
+    proj = aset.per_position("projected")
+    vals, chroms = bigwig_values(data, tmp_path, "chr1", 0, 600)     # windows 0 and 1, averaged where they overlap
+    np.testing.assert_allclose(vals[100:120], proj[0][:20], rtol=1e-6)
+    np.testing.assert_allclose(vals[120:140], (proj[0][20:] + proj[1][:20]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(vals[140:160], proj[1][20:], rtol=1e-6)
+    assert np.isnan(vals[:100]).all() and np.isnan(vals[160:]).all()
+    assert chroms == {"chr1": 600}      # the chosen windows' chromosome, its true size; chr2 cut away
+    text = out.read_text(encoding="utf-8")
+    assert "no evaluation" in text and "no motif sets" in text
+
+
+def _bed(tmp_path, text) -> Path:
+    path = tmp_path / "sel.bed"
+    path.write_text(text)
+    return path
+
+
 # ---- selection -----------------------------------------------------------------------------------
 def _table(n=30, seed=1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
@@ -368,14 +402,22 @@ PROBE_BODY = """<script>
     const before = window.__blocked.slice();
     fetch("https://example.org/probe").catch(() => {});
     new Image().src = "http://example.org/probe.png";
+    // the region picker: a click on its second row moves the view there; a header click sorts
+    const picker = document.getElementById("table-picker");
+    const target = picker.tBodies[0].rows[1].dataset.locus;
+    picker.tBodies[0].rows[1].click();
+    const ths = Array.from(picker.tHead.rows[0].cells);
+    const col = ths.findIndex(th => th.textContent.startsWith("max|"));
+    ths[col].click();
+    const sorted = Array.from(picker.tBodies[0].rows).map(r => parseFloat(r.cells[col].dataset.sort));
     setTimeout(() => {
       const pre = document.createElement("pre");
       pre.id = "wtko-test";
       pre.textContent = JSON.stringify({state, viewports: all(".igv-viewport").length, labels,
         box: box && [box.left, box.top, box.width, box.height], blocked: before, probes: window.__blocked.slice(before.length),
-        status: document.getElementById("igv-status").textContent});
+        status: document.getElementById("igv-status").textContent, target, locus: igvBrowser.currentLoci(), sorted});
       document.body.appendChild(pre);
-    }, 500);
+    }, 800);
   }, 1500);
 })();
 </script>"""
@@ -434,6 +476,17 @@ def test_browser_igv_creates_the_tracks_offline(browsed, small_run):
     assert probe["viewports"] >= len(names) + 1          # one per track, plus the sequence track
     assert probe["blocked"] == []                          # the page itself asked for nothing
     assert any("example.org" in u for u in probe["probes"])  # and a request would have been seen
+
+
+@pytest.mark.slow
+@pytest.mark.external
+def test_browser_region_picker_moves_the_view_and_sorts(browsed):
+    probe, _ = browsed
+    want = [int(v) for v in re.match(r".*:(\d+)-(\d+)$", probe["target"]).groups()]
+    got = [float(v) for v in re.match(r".*:([\d.]+)-([\d.]+)$", probe["locus"]).groups()]
+    assert probe["locus"].split(":")[0] == probe["target"].split(":")[0]
+    assert np.allclose(got, want, atol=1.0), (probe["locus"], probe["target"])
+    assert probe["sorted"] == sorted(probe["sorted"]) and len(set(probe["sorted"])) > 1
 
 
 @pytest.mark.slow

@@ -4,9 +4,9 @@ A run directory is what ``wtko run``/``wtko demo`` write (one subdirectory per s
 folder laid out the same way by hand. Everything is optional: the report shows what is there
 and says what is not.
 
-The outputs the report knows are declared in three tables (:data:`MOTIF_SETS`,
-:data:`RESULT_TABLES`, :data:`FEATURE_FILES`), so a new stage's output is shown by adding one
-line to one of them. A folder no line names is still shown: its MEME files as motif sets, its
+The outputs the report knows are declared in four tables (:data:`MOTIF_SETS`,
+:data:`RESULT_TABLES`, :data:`FEATURE_FILES`, :data:`BIGWIGS`), so a new stage's output is shown
+by adding one line to one of them. A folder no line names is still shown: its MEME files as motif sets, its
 TSV tables as results and its BED files as features of the track view, titled by the folder.
 """
 from __future__ import annotations
@@ -52,6 +52,18 @@ class ResultSpec:
 
 
 @dataclass(frozen=True)
+class BigWigSpec:
+    """BigWigs (glob ``path``) of signal over the genome, sliced to the chosen windows and drawn
+    as ``graph`` (an igv.js graph type: ``dynseq`` for per-base attributions, ``bar`` else);
+    ``title`` may use ``{stem}``, the file name without ``.bw``."""
+
+    key: str
+    title: str
+    path: str
+    graph: str = "bar"
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """A BED file (0-based half-open) drawn as a feature track under the attribution tracks."""
 
@@ -68,7 +80,7 @@ MOTIF_SETS: tuple[MotifSetSpec, ...] = (
                  None, "activation-weighted motifs of the first convolution's filters"),
     MotifSetSpec("modisco", "TF-MoDISco-lite patterns", "modisco", "patterns.pfm.meme", "patterns.tsv", "pattern",
                  "tomtom.tsv", "seqlets of high contribution clustered into patterns (position frequencies)"),
-    MotifSetSpec("neurons", "Neuron motifs", "neurons", "*.meme", "*.tsv", None, "tomtom.tsv",
+    MotifSetSpec("neurons", "Neuron motifs", "neurons", "motifs.meme", None, None, "tomtom.tsv",
                  "motifs of individual convolution neurons (NeuronMotif)"),
 )
 
@@ -78,9 +90,10 @@ RESULT_TABLES: tuple[ResultSpec, ...] = (
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
                ("enrichment.tsv", "kmer_enrichment.tsv"), ("enrichment.png",),
                "FIMO hits of database motifs counted per class, Fisher's exact test, BH q-values"),
-    ResultSpec("variants", "Variant effects", "variants", ("*.tsv",), ("*.png",),
+    ResultSpec("neurons", "Neuron motifs: tables", "neurons", ("summary.tsv", "clusters.tsv"), (),
+               "per-neuron motifs and their clusters"),
+    ResultSpec("variants", "Variant effects", "variants", ("scores.tsv", "ism.tsv", "skipped.tsv"), ("*.png",),
                "predicted effect of each variant (alternative minus reference allele)"),
-    ResultSpec("scan", "Genome scan", "scan", ("*.tsv",), ("*.png",), "windows scored along the genome"),
     ResultSpec("insert", "Motif insertion", "insert", ("insertion.tsv",), ("insertion.png",),
                "change in prediction when a motif is inserted at the centre of background sequences"),
     ResultSpec("ablate", "Ablation", "ablate", ("ablation.tsv",), ("ablation.png",),
@@ -91,12 +104,16 @@ FEATURE_FILES: tuple[FeatureSpec, ...] = (
     FeatureSpec("seqlets", "TF-MoDISco seqlets", "modisco/seqlets.bed", "#b2182b"),
     FeatureSpec("kmers", "saliency k-mers", "motifs/kmers.bed", "#2166ac"),
     FeatureSpec("neurons", "neuron motif sites", "neurons/*.bed", "#1b7837"),
-    FeatureSpec("variants", "variants", "variants/*.bed", "#762a83"),
-    FeatureSpec("scan", "scan hits", "scan/*.bed", "#e08214"),
+    FeatureSpec("variants", "variants", "variants/**/variants.bed", "#762a83"),
+)
+
+BIGWIGS: tuple[BigWigSpec, ...] = (
+    BigWigSpec("scan", "scan: {stem}", "scan/*.projected.bw", "dynseq"),
+    BigWigSpec("scan", "scan: {stem}", "scan/prediction.*.bw", "bar"),
 )
 
 # folders a stage writes that hold no motif set, result table or feature file for the report
-_KNOWN_FOLDERS = {"data", "model", "eval", "attr", "tracks", "tracks.files", "igv"}
+_KNOWN_FOLDERS = {"data", "model", "eval", "attr", "tracks", "tracks.files", "igv", "scan"}
 
 
 @dataclass
@@ -121,6 +138,16 @@ class Features:
 
 
 @dataclass
+class Signal:
+    spec: BigWigSpec
+    path: Path
+
+    @property
+    def title(self) -> str:
+        return self.spec.title.format(stem=self.path.name[: -len(".bw")])
+
+
+@dataclass
 class RunContents:
     """Paths of everything the report can show; ``None`` / empty where a stage did not run."""
 
@@ -137,6 +164,7 @@ class RunContents:
     motif_sets: list[MotifSet] = field(default_factory=list)
     results: list[Result] = field(default_factory=list)
     features: list[Features] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -214,6 +242,10 @@ def collect(root) -> RunContents:
         for path in sorted(root.glob(spec.path)):
             if path.is_file():
                 run.features.append(Features(spec, path))
+    for spec in BIGWIGS:
+        for path in sorted(root.glob(spec.path)):
+            if path.is_file():
+                run.signals.append(Signal(spec, path))
     _collect_unnamed(root, run, claimed)
     return run
 

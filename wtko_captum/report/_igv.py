@@ -214,3 +214,35 @@ def motif_hits(aset, rows, motifs: dict, sizes: dict[str, int], *, p: float = 1e
                           "score": np.round(-np.log10(hits["p-value"].to_numpy()), 2), "strand": hits["strand"]})
     table = table[(table["start"] >= 0) & (table["end"] <= size)].drop_duplicates()
     return bed_text(table.sort_values(["chrom", "start", "end"]))
+
+
+def bigwig_slice(path, spans, sizes: dict[str, int]) -> bytes | None:
+    """The values of bigWig ``path`` inside the spans, as a new bigWig over ``sizes`` (None when
+    it has none there): a genome-wide signal cut to the windows the report carries."""
+    import pyBigWig
+
+    src = pyBigWig.open(str(path))
+    try:
+        chroms = src.chroms()
+        pieces = [(c, src.intervals(c, s, e) or ()) for c, s, e, _ in spans if c in chroms]
+    finally:
+        src.close()
+    pieces = [(c, iv) for c, iv in pieces if iv]
+    if not pieces:
+        return None
+    with tempfile.TemporaryDirectory(prefix="wtko-report-") as tmp:
+        out = Path(tmp) / "slice.bw"
+        bw = pyBigWig.open(str(out), "w")
+        try:
+            bw.addHeader(list(sizes.items()), maxZooms=0)
+            last: dict[str, int] = {}
+            for c, iv in pieces:
+                # an interval reaching across two spans comes back twice; none may pass the chromosome end
+                iv = [(s, min(e, sizes[c]), v) for s, e, v in iv if s >= last.get(c, -1) and s < sizes[c]]
+                if iv:
+                    bw.addEntries([c] * len(iv), [s for s, _, _ in iv], ends=[e for _, e, _ in iv],
+                                  values=[float(v) for _, _, v in iv])
+                    last[c] = iv[-1][1]
+        finally:
+            bw.close()
+        return out.read_bytes()

@@ -195,13 +195,14 @@ def _missing(run: RunContents) -> list[str]:
 
 # ---- track view -------------------------------------------------------------------------------
 def _chrom_sizes(run: RunContents, chroms) -> dict[str, int]:
-    """True chromosome sizes from a bigWig header of the run (tracks/), else the largest window
-    end seen on each chromosome (the run had no chrom.sizes)."""
+    """True chromosome sizes from a bigWig header of the run (tracks/, scan/), else the largest
+    window end seen on each chromosome (the run had no chrom.sizes)."""
     sizes: dict[str, int] = {}
-    if run.bigwigs:
+    headers = run.bigwigs + [s.path for s in run.signals]
+    if headers:
         import pyBigWig
 
-        bw = pyBigWig.open(str(run.bigwigs[0]))
+        bw = pyBigWig.open(str(headers[0]))
         try:
             sizes = {str(c): int(n) for c, n in bw.chroms().items()}
         finally:
@@ -241,6 +242,13 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
         sizes_used[m] = len(uri)
         tracks.append({"name": f"{m} (projected)", "type": "wig", "format": "bigwig", "url": uri,
                        "graphType": "dynseq", "height": 90, "autoscale": True, "order": len(tracks)})
+    for sig in run.signals:
+        data = _igv.bigwig_slice(sig.path, spans, sizes)
+        if data is not None:
+            uri = _igv.data_uri(data)
+            sizes_used[sig.title] = len(uri)
+            tracks.append({"name": sig.title, "type": "wig", "format": "bigwig", "url": uri,
+                           "graphType": sig.spec.graph, "height": 60, "autoscale": True, "order": len(tracks)})
     names = first.class_names or sorted(set(chosen["true"]) - {""})
     features = [("windows (true>predicted class)", _igv.windows_bed(chosen, names, sizes), None)]
     if run.regions is not None:
