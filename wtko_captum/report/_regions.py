@@ -26,6 +26,17 @@ from wtko_captum.core.errors import InputError
 _TOP = re.compile(r"^top(\d+)$", re.I)
 
 
+def check_spec(spec) -> str:
+    """``spec`` if it is a selection this module understands, else an :class:`InputError`."""
+    text = str(spec).strip()
+    m = _TOP.match(text)
+    if m and int(m.group(1)) < 1:
+        raise InputError("regions topN needs N >= 1", value=text)
+    if not (m or text.lower() == "all" or Path(text).is_file()):
+        raise InputError("regions must be topN (e.g. top20), all, or an existing BED file of intervals", value=text)
+    return text
+
+
 def class_of(values, class_names) -> list[str]:
     """Class names for integer labels (``-1`` or out of range -> ``""``), strings kept."""
     out = []
@@ -106,12 +117,10 @@ def select(table: pd.DataFrame, spec, *, method: str) -> pd.DataFrame:
             groups.setdefault(int(i), []).append(label)
 
     score = table[f"score_{method}"]
-    text = str(spec).strip()
+    text = check_spec(spec)
     m = _TOP.match(text)
     if m:
         n = int(m.group(1))
-        if n < 1:
-            raise InputError("regions topN needs N >= 1", value=text)
         add(score.dropna().sort_values(ascending=False).index[:n], "top attribution")
         for cls in sorted(set(table["predicted"]) - {""}):
             col = f"p_{cls}"
@@ -123,11 +132,9 @@ def select(table: pd.DataFrame, spec, *, method: str) -> pd.DataFrame:
     elif text.lower() == "all":
         add(table.index, "all")
     else:
-        path = Path(text)
-        if not path.is_file():
-            raise InputError("regions must be topN (e.g. top20), all, or a BED file of intervals", value=text)
         from wtko_captum.core.intervals import read_intervals
 
+        path = Path(text)
         wanted = read_intervals(path)
         hit = np.zeros(len(table), dtype=bool)
         for chrom, sub in wanted.groupby("chrom"):
@@ -135,9 +142,9 @@ def select(table: pd.DataFrame, spec, *, method: str) -> pd.DataFrame:
             s, e = table["start"].to_numpy(), table["end"].to_numpy()
             for a, b in zip(sub["start"], sub["end"]):
                 hit |= on & (s < b) & (e > a)
-        add(np.flatnonzero(hit), path.name)
         if not hit.any():
             raise InputError("none of these intervals overlaps an attributed window", path=path)
+        add(np.flatnonzero(hit), path.name)
     chosen = table.loc[sorted(groups)].copy()
     chosen["groups"] = [groups[i] for i in chosen.index]
     return chosen.sort_values(f"score_{method}", ascending=False, na_position="last", kind="stable")

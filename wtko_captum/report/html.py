@@ -53,13 +53,15 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
         Rows shown per result table (the rest stay in the run's files; the page says so).
     title : str, optional
         Page title (default: the run directory's name).
+    verbose : bool
+        A progress bar while the tracks are built.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError("run directory not found", path=run_dir)
     if not max_mb > 0:
         raise InputError("max_mb must be > 0", value=max_mb)
-    _check_regions_spec(regions)
+    _regions.check_spec(regions)
     run = collect(run_dir)
     if run.empty:
         raise InputError("no pipeline outputs here (expected data/, model/, eval/, attr/, motifs/, ...): "
@@ -90,15 +92,6 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
     path = write_text(out, html)
     log.debug("report: %s (%.1f MB)", path, size / 1e6)
     return path
-
-
-def _check_regions_spec(regions) -> None:
-    text = str(regions).strip()
-    if _regions._TOP.match(text) or text.lower() == "all" or Path(text).is_file():
-        if _regions._TOP.match(text) and int(_regions._TOP.match(text).group(1)) < 1:
-            raise InputError("regions topN needs N >= 1", value=text)
-        return
-    raise InputError("regions must be topN (e.g. top20), all, or an existing BED file of intervals", value=text)
 
 
 def _render(ctx: dict, igv_js: str) -> str:
@@ -211,6 +204,9 @@ def _chrom_sizes(run: RunContents, chroms) -> dict[str, int]:
 
 
 def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool) -> dict | None:
+    """The igv.js config (every URL a data URI) and the region picker for the chosen windows."""
+    from tqdm.auto import tqdm
+
     from wtko_captum.core.readers import read
 
     if not run.attributions:
@@ -221,67 +217,77 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
     primary = _regions.primary_method(table_methods(table), method)
     chosen = _regions.select(table, regions, method=primary)
     first = next(iter(sets.values()))
-    ends = chosen.groupby("chrom")["end"].max().to_dict()
-    sizes = _chrom_sizes(run, {c: int(e) for c, e in ends.items()})
-    chrom_order = sorted(sizes, key=_chrom_key)
-    sizes = {c: sizes[c] for c in chrom_order}
+    sizes = _chrom_sizes(run, {c: int(e) for c, e in chosen.groupby("chrom")["end"].max().items()})
+    sizes = {c: sizes[c] for c in sorted(sizes, key=_chrom_key)}
     _check_budget(sets, chosen, sizes, budget)
-
     spans = _igv.merged_spans(chosen, sizes)
-    fasta = _igv.reference_fasta(first, spans, sizes)
-    tracks, sizes_used = [], {"reference": 0}
-    ref = _igv.data_uri(fasta, gzipped=True)
-    sizes_used["reference"] = len(ref)
-    rows = chosen["row"].tolist()
+    names = [str(c) for c in (first.class_names or sorted(set(chosen["true"]) - {""}))]
+    steps = tqdm(total=len(sets) + len(run.signals) + len(run.features) + 3, desc="report tracks", unit="track",
+                 disable=not verbose, leave=False)
+    with steps:
+        ref = _igv.data_uri(_igv.reference_fasta(first, spans, sizes), gzipped=True)
+        steps.update()
+        tracks = _signal_tracks(run, sets, chosen, spans, sizes, steps)
+        tracks += _feature_tracks(run, first, chosen, spans, sizes, names, steps)
+    for i, track in enumerate(tracks):
+        track["order"] = i
+    config = {"loadDefaultGenomes": False, "showChromosomeWidget": True, "locus": chosen.iloc[0]["locus"],
+              "tracks": tracks, "reference": {"id": "report", "name": "sequence of the shown windows",
+                                             "fastaURL": ref, "indexed": False}}
+    data_mb = (len(ref) + sum(len(t["url"]) for t in tracks)) / 1e6
+    return {"config": config, "picker": _picker(chosen, sets, names), "classes": names,
+            "groups": list(dict.fromkeys(g for gs in chosen["groups"] for g in gs)),
+            "n_chosen": len(chosen), "n_total": len(table), "primary": primary, "spec": str(regions),
+            "data_mb": f"{data_mb:.2f}"}
+
+
+def _signal_tracks(run, sets, chosen, spans, sizes, steps) -> list[dict]:
+    """Per method the projected attributions of the chosen windows (``dynseq``), then other
+    tools' genome-wide bigWigs cut to the spans."""
+    first = next(iter(sets.values()))
+    tracks = []
     for m, aset in sets.items():
         same = len(aset) == len(first) and (aset.regions["start"].to_numpy() == first.regions["start"].to_numpy()).all()
-        use = rows if same else _matching_rows(aset, chosen)
-        if not use:
-            continue
-        uri = _igv.data_uri(_igv.subset_bigwig(aset, use, sizes))
-        sizes_used[m] = len(uri)
-        tracks.append({"name": f"{m} (projected)", "type": "wig", "format": "bigwig", "url": uri,
-                       "graphType": "dynseq", "height": 90, "autoscale": True, "order": len(tracks)})
+        use = chosen["row"].tolist() if same else _matching_rows(aset, chosen)
+        if use:
+            tracks.append({"name": f"{m} (projected)", "type": "wig", "format": "bigwig", "graphType": "dynseq",
+                           "url": _igv.data_uri(_igv.subset_bigwig(aset, use, sizes)), "height": 90,
+                           "autoscale": True})
+        steps.update()
     for sig in run.signals:
         data = _igv.bigwig_slice(sig.path, spans, sizes)
         if data is not None:
-            uri = _igv.data_uri(data)
-            sizes_used[sig.title] = len(uri)
-            tracks.append({"name": sig.title, "type": "wig", "format": "bigwig", "url": uri,
-                           "graphType": sig.spec.graph, "height": 60, "autoscale": True, "order": len(tracks)})
-    names = first.class_names or sorted(set(chosen["true"]) - {""})
+            tracks.append({"name": sig.title, "type": "wig", "format": "bigwig", "graphType": sig.spec.graph,
+                           "url": _igv.data_uri(data), "height": 60, "autoscale": True})
+        steps.update()
+    return tracks
+
+
+def _feature_tracks(run, first, chosen, spans, sizes, names, steps) -> list[dict]:
+    """The windows (coloured by true class), their peaks, the run's feature files and the hits
+    of the enriched known motifs, each cut to the spans."""
     features = [("windows (true>predicted class)", _igv.windows_bed(chosen, names, sizes), None)]
     if run.regions is not None:
-        peaks = _igv.peaks_bed(run.regions, chosen)
-        if peaks:
-            features.append(("peaks", peaks, "#000000"))
+        features.append(("peaks", _igv.peaks_bed(run.regions, chosen), "#000000"))
+    steps.update()
     for f in run.features:
-        text = _igv.features_in(f.path, spans)
-        if text:
-            features.append((f.spec.title, text, f.spec.color))
+        features.append((f.spec.title, _igv.features_in(f.path, spans), f.spec.color))
+        steps.update()
     known = _enriched_motifs(run.enrichment)
     if known:
-        text = _igv.motif_hits(first, rows, known, sizes)
-        if text:
-            features.append((f"enriched known motifs (FIMO p < 1e-4, top {len(known)})", text, "#7b3294"))
+        features.append((f"enriched known motifs (FIMO p < 1e-4, top {len(known)})",
+                         _igv.motif_hits(first, chosen["row"].tolist(), known, sizes), "#7b3294"))
+    steps.update()
+    tracks = []
     for name, text, colour in features:
-        uri = _igv.data_uri(text, gzipped=True)
-        sizes_used[name] = len(uri)
-        track = {"name": name, "type": "annotation", "format": "bed", "url": uri, "indexed": False,
-                 "displayMode": "EXPANDED", "height": 40, "autoHeight": True, "maxHeight": 160,
-                 "order": len(tracks)}
+        if not text:
+            continue
+        track = {"name": name, "type": "annotation", "format": "bed", "url": _igv.data_uri(text, gzipped=True),
+                 "indexed": False, "displayMode": "EXPANDED", "height": 40, "autoHeight": True, "maxHeight": 160}
         if colour:  # else each feature's own itemRgb
             track["color"] = colour
         tracks.append(track)
-    locus = chosen.iloc[0]["locus"] if len(chosen) else None
-    config = {"loadDefaultGenomes": False, "showChromosomeWidget": True, "locus": locus, "tracks": tracks,
-              "reference": {"id": "report", "name": "sequence of the shown windows", "fastaURL": ref,
-                            "indexed": False}}
-    picker = _picker(chosen, sets, names)
-    groups = list(dict.fromkeys(g for gs in chosen["groups"] for g in gs))
-    return {"config": config, "picker": picker, "groups": groups, "classes": [str(c) for c in names],
-            "n_chosen": len(chosen), "n_total": len(table), "primary": primary, "spec": str(regions),
-            "bytes": sizes_used, "methods": list(sets)}
+    return tracks
 
 
 def _enriched_motifs(path, *, q: float = 0.05, top: int = 10) -> dict:
@@ -297,7 +303,6 @@ def _enriched_motifs(path, *, q: float = 0.05, top: int = 10) -> dict:
     keys = table[table["q_value"] <= q].sort_values("q_value", kind="stable")["motif"].astype(str)
     db = load_motifs()
     return {k: db[k] for k in [k for k in keys if k in db][:top]}
-
 
 
 def table_methods(table: pd.DataFrame) -> list[str]:
@@ -324,9 +329,10 @@ def _check_budget(sets, chosen, sizes, budget: int) -> None:
     need = per_window * n
     if need > budget:
         fit = max(int(budget // per_window), 0)
+        groups = max(len({g for gs in chosen["groups"] for g in gs}), 1)  # topN picks up to N per group
         raise InputError(f"track data for {n} windows would need about {need / 1e6:.1f} MB, more than the "
                          f"{max(budget, 0) / 1e6:.1f} MB left under the size limit; about {fit} windows fit: "
-                         f"choose fewer (e.g. --regions top{max(fit // 4, 1)}) or raise --max-mb")
+                         f"choose fewer (e.g. --regions top{max(fit // max(groups, 4), 1)}) or raise --max-mb")
 
 
 def _picker(chosen: pd.DataFrame, sets: dict, class_names) -> Table:
