@@ -219,6 +219,7 @@ def small_run(two_motif_run, tmp_path_factory):
 [attribute]
 methods = ["saliency", "deeplift_shap"]
 split = "test"
+limit = 80
 options = {{ n_shuffles = 3 }}
 [export]
 chrom_sizes = "{two_motif_run['chrom_sizes']}"

@@ -18,6 +18,7 @@ otherwise fetch its genome list from the web) and every URL is a ``data:`` URI.
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import io
 import logging
@@ -41,14 +42,16 @@ CLASS_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b
 _NOT_IN_HTML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]")
 
 
+@functools.lru_cache(maxsize=1)
 def igv_script() -> str:
     """The vendored igv.min.js, ready to inline in an HTML ``<script>``.
 
     Two changes, neither altering what the script does: the last line's source-map comment is
     dropped (the map is not shipped), and characters HTML forbids in a document are written as
-    JavaScript escapes (``\\xHH``, ``\\uHHHH``). They occur only inside string literals, where an
-    escape is the same character; one preceded by an odd run of backslashes (an escape already)
-    would change meaning and is refused.
+    JavaScript escapes (``\\xHH``, ``\\uHHHH``). In 3.8.10 they occur only inside one string
+    literal; in a string, template or regular-expression literal an escape is the same character.
+    One preceded by an odd run of backslashes (an escape already) would change meaning and is
+    refused.
     """
     path = VENDOR / "igv.min.js"
     if not path.is_file():
