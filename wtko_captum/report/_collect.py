@@ -85,6 +85,8 @@ MOTIF_SETS: tuple[MotifSetSpec, ...] = (
 )
 
 RESULT_TABLES: tuple[ResultSpec, ...] = (
+    ResultSpec("region_plots", "Rendered regions", ".", (), ("region*.png",),
+               "the top-scoring windows drawn by pyGenomeTracks (`wtko plot`), with sequence-logo tracks"),
     ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv"), ("heatmap.png",),
                "modisco patterns set against the k-mer clusters: pairs matched by Tomtom"),
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
@@ -156,6 +158,7 @@ class RunContents:
     regions: Path | None = None
     training: Path | None = None
     history: Path | None = None
+    runs: Path | None = None
     metrics: Path | None = None
     predictions: Path | None = None
     enrichment: Path | None = None
@@ -207,6 +210,17 @@ def attribution_dirs(root: Path) -> dict[str, Path]:
     return found
 
 
+def _kept_seed_history(model: Path, training: Path | None) -> Path | None:
+    """With several seeds the epochs are in ``seed_K/metrics.csv``: those of the seed kept."""
+    if training is None:
+        return None
+    try:
+        seed = json.loads(training.read_text()).get("seed")
+    except json.JSONDecodeError:
+        return None
+    return _file(model / f"seed_{seed}" / "metrics.csv")
+
+
 def collect(root) -> RunContents:
     """Find what the run in ``root`` produced (see the module docstring)."""
     root = Path(root)
@@ -214,7 +228,8 @@ def collect(root) -> RunContents:
     run.data_meta = _file(root / "data" / "meta.json")
     run.regions = _file(root / "data" / "regions.tsv")
     run.training = _file(root / "model" / "training.json")
-    run.history = _file(root / "model" / "metrics.csv")
+    run.history = _file(root / "model" / "metrics.csv") or _kept_seed_history(root / "model", run.training)
+    run.runs = _file(root / "model" / "runs.tsv")
     run.metrics = _file(root / "eval" / "metrics.json")
     run.predictions = _file(root / "eval" / "predictions.tsv")
     run.enrichment = _file(root / "enrich" / "enrichment.tsv")

@@ -118,8 +118,8 @@ def _kv(pairs) -> Table:
 
 
 def _summary(run: RunContents) -> dict:
-    out: dict = {"data": None, "split_table": None, "model": None, "metrics": None, "class_table": None,
-                 "curve": None, "confusion": None, "roc": None, "methods": None}
+    out: dict = {"data": None, "split_table": None, "model": None, "runs": None, "metrics": None,
+                 "class_table": None, "curve": None, "confusion": None, "roc": None, "methods": None}
     meta = _read_json(run.data_meta)
     if meta:
         splits = meta.get("splits", {})
@@ -146,6 +146,8 @@ def _summary(run: RunContents) -> dict:
                             ("reverse-complement augmentation", hp.get("rc_augment")),
                             ("seed", training.get("seed")), ("device", training.get("device")),
                             ("training time (s)", training.get("seconds")), ("torch", training.get("torch_version"))])
+    if run.runs:
+        out["runs"] = from_frame(pd.read_csv(run.runs, sep="\t"), caption="one model per seed (runs.tsv)")
     if run.history:
         out["curve"] = _figures.learning_curve(pd.read_csv(run.history),
                                                training.get("best_epoch") if training else None)
@@ -422,5 +424,5 @@ def _result(res: Result, max_rows: int) -> dict:
                                  source=str(Path(res.spec.folder) / path.name)))
     figures = [{"name": p.name, "uri": _figures.file_data_uri(p)} for p in res.figures]
     return {"key": res.spec.key, "title": res.spec.title, "about": res.spec.about, "tables": tables,
-            "figures": figures}
+            "figures": figures, "folder": "" if res.spec.folder == "." else res.spec.folder + "/"}
 
