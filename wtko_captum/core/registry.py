@@ -322,10 +322,6 @@ class Registry:
                 f"{SINGULAR[kind]} {name!r} from {entry.source} ({entry.target_name}) failed to "
                 f"import: {type(exc).__name__}: {exc}"
             ) from exc
-        if kind == "models":
-            from wtko_captum.core.architecture import check_model_class
-
-            check_model_class(obj, entry)
         return obj
 
 

@@ -182,7 +182,7 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
 
     from wtko_captum.core.checkpoint import save_checkpoint
     from wtko_captum.core.architecture import build_model
-    from wtko_captum.core.figures import plot_learning_curve
+    from wtko_captum.training.figures import plot_learning_curve
     from wtko_captum.core.sequence import reverse_complement_onehot
 
     run_dir.mkdir(parents=True, exist_ok=True)
