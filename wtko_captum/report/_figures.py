@@ -1,6 +1,7 @@
-"""Figures for the HTML report, made in memory as inline SVG.
+"""Figures for the HTML report as inline SVG: the stages' own figures (learning curve, confusion
+matrix) drawn again as SVG, the ROC and precision-recall curves, and motif logos.
 
-Built on :class:`matplotlib.figure.Figure` with the Agg canvas (no pyplot state). SVG is
+Figures come from :func:`wtko_captum.core.figures.new_figure` (no pyplot state). SVG is
 cleaned for inlining in HTML5: no XML prolog, DOCTYPE, metadata or namespace URIs (the HTML
 parser puts ``<svg>`` in the SVG namespace itself), so the report carries no URL of any kind
 outside the vendored igv.js. Text stays text (``svg.fonttype = none``): smaller than glyph
@@ -13,6 +14,8 @@ import base64
 import functools
 import io
 import re
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,15 +26,13 @@ _SVG_CLEAN = [
     (re.compile(r"<metadata>.*?</metadata>\s*", re.S), ""),
     (re.compile(r'\s+xmlns(:\w+)?="[^"]*"'), ""),
 ]
+_SVG_RC = {"svg.fonttype": "none", "svg.hashsalt": "wtko-report", "font.family": "sans-serif"}
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
+def _clean_svg(text: str) -> str:
+    for pattern, repl in _SVG_CLEAN:
+        text = pattern.sub(repl, text)
+    return text.strip()
 
 
 def svg_text(fig) -> str:
@@ -39,13 +40,9 @@ def svg_text(fig) -> str:
     import matplotlib
 
     buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "wtko-report",
-                                "font.family": "sans-serif"}):
+    with matplotlib.rc_context(_SVG_RC):
         fig.savefig(buf, format="svg", bbox_inches="tight")
-    text = buf.getvalue()
-    for pattern, repl in _SVG_CLEAN:
-        text = pattern.sub(repl, text)
-    return text.strip()
+    return _clean_svg(buf.getvalue())
 
 
 def _tidy(*axes) -> None:
@@ -55,55 +52,30 @@ def _tidy(*axes) -> None:
         ax.spines[["top", "right"]].set_visible(False)
 
 
-def learning_curve(history: pd.DataFrame, best_epoch: int | None = None) -> str:
-    """Loss (left) and accuracy/auROC/auPRC (right) per epoch, as SVG.
+def _svg_of(draw, *args, **kwargs) -> str:
+    """The SVG a stage's own ``draw(..., path)`` figure function writes, cleaned for inlining."""
+    import matplotlib
 
-    ``history``: the training ``metrics.csv`` (one row per epoch: ``epoch``, ``train_loss``,
-    ``val_loss`` and any of ``train_acc``, ``val_acc``, ``val_auroc``, ``val_auprc``).
-    ``best_epoch`` (the checkpoint kept) is marked with a dotted line.
-    """
-    fig = _figure(8.0, 2.8)
-    ax1, ax2 = fig.subplots(1, 2)
-    ep = history["epoch"]
-    for col, style in (("train_loss", "-"), ("val_loss", "--")):
-        if col in history:
-            ax1.plot(ep, history[col], style, marker=".", label=col.replace("_", " "))
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("cross-entropy")
-    for col, style in (("train_acc", "-"), ("val_acc", "--"), ("val_auroc", ":"), ("val_auprc", "-.")):
-        if col in history:
-            ax2.plot(ep, history[col], style, marker=".",
-                     label=col.replace("_", " ").replace("acc", "accuracy"))
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("score")
-    ax2.set_ylim(0, 1.02)
-    if best_epoch is not None:
-        for ax in (ax1, ax2):
-            ax.axvline(best_epoch, color="grey", lw=0.8, ls=":")
-    _tidy(ax1, ax2)
-    fig.tight_layout()
-    return svg_text(fig)
+    with tempfile.TemporaryDirectory(prefix="wtko-report-") as tmp:
+        path = Path(tmp) / "figure.svg"
+        with matplotlib.rc_context(_SVG_RC):
+            draw(*args, path, **kwargs)
+        return _clean_svg(path.read_text(encoding="utf-8"))
+
+
+def learning_curve(history: pd.DataFrame, best_epoch: int | None = None, metric: str = "val_auroc") -> str:
+    """Training's learning curve (``history``: its ``metrics.csv``; ``best_epoch``, chosen by
+    ``metric``, marked) as SVG."""
+    from wtko_captum.training.figures import plot_learning_curve
+
+    return _svg_of(plot_learning_curve, history, best_epoch=best_epoch, metric=metric)
 
 
 def confusion_matrix(matrix, class_names) -> str:
-    """Rows = true class, columns = predicted; counts and row percentages, as SVG."""
-    m = np.asarray(matrix, dtype=float)
-    n = len(class_names)
-    fig = _figure(1.6 + 1.0 * n, 1.2 + 1.0 * n)
-    ax = fig.subplots()
-    rows = m.sum(axis=1, keepdims=True).clip(min=1)
-    ax.imshow(m / rows, cmap="Blues", vmin=0, vmax=1)
-    for i in range(n):
-        for j in range(n):
-            frac = m[i, j] / rows[i, 0]
-            ax.text(j, i, f"{int(m[i, j])}\n{100 * frac:.0f}%", ha="center", va="center",
-                    color="white" if frac > 0.6 else "black", fontsize=9)
-    ax.set_xticks(range(n), class_names)
-    ax.set_yticks(range(n), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.tight_layout()
-    return svg_text(fig)
+    """Evaluation's confusion matrix (rows = true class; counts and row percentages) as SVG."""
+    from wtko_captum.training.figures import plot_confusion_matrix
+
+    return _svg_of(plot_confusion_matrix, matrix, class_names)
 
 
 def roc_pr(predictions: pd.DataFrame, class_names) -> str:
@@ -111,7 +83,9 @@ def roc_pr(predictions: pd.DataFrame, class_names) -> str:
     one curve per class (one-vs-rest on ``prob_<class>``), with the areas in the legend, as SVG."""
     from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
-    fig = _figure(8.0, 3.2)
+    from wtko_captum.core.figures import new_figure
+
+    fig = new_figure(8.0, 3.2)
     ax1, ax2 = fig.subplots(1, 2)
     truth = predictions["class"].astype(str).to_numpy()
     # two classes: one curve (the second class is the positive one, as evaluate's auROC)
@@ -153,7 +127,9 @@ def _glyph_d(letter: str) -> str:
     from logomaker import Glyph
     from matplotlib.path import Path as MplPath
 
-    ax = _figure(1, 1).add_subplot()
+    from wtko_captum.core.figures import new_figure
+
+    ax = new_figure(1, 1).add_subplot()
     path = Glyph(0.0, letter, floor=0.0, ceiling=1.0, ax=ax, width=1.0).patch.get_path()
     cmd = {MplPath.MOVETO: "M", MplPath.LINETO: "L", MplPath.CURVE3: "Q", MplPath.CURVE4: "C"}
     parts = []
@@ -200,8 +176,6 @@ def logo(probs: np.ndarray, *, px_per_column: int = 11, height: int = 36) -> str
 
 def file_data_uri(path) -> str:
     """An existing PNG/SVG/JPEG file as a data URI (figures other stages drew)."""
-    from pathlib import Path
-
     path = Path(path)
     mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}[
         path.suffix.lower()]

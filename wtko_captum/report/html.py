@@ -149,8 +149,9 @@ def _summary(run: RunContents) -> dict:
     if run.runs:
         out["runs"] = from_frame(pd.read_csv(run.runs, sep="\t"), caption="one model per seed (runs.tsv)")
     if run.history:
-        out["curve"] = _figures.learning_curve(pd.read_csv(run.history),
-                                               training.get("best_epoch") if training else None)
+        training = training or {}
+        out["curve"] = _figures.learning_curve(pd.read_csv(run.history), training.get("best_epoch"),
+                                               training.get("selection_metric") or "val_auroc")
     metrics = _read_json(run.metrics)
     if metrics:
         names = [str(c) for c in metrics.get("class_names", [])]
