@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import gzip
 import html
-import io
 import json
 import re
 import shutil
@@ -155,6 +154,20 @@ def _bed(tmp_path, text) -> Path:
     path = tmp_path / "sel.bed"
     path.write_text(text)
     return path
+
+
+def test_logo_letters_are_information_content_in_bits_tallest_on_top():
+    from wtko_captum.report._figures import logo
+
+    probs = np.array([[0.7, 0.25], [0.1, 0.25], [0.1, 0.25], [0.1, 0.25]])
+    svg = logo(probs)
+    uses = re.findall(r'glyph-([ACGT])" fill="[^"]+" transform="translate\(([\d.]+) ([\d.]+)\) scale\(0.9 ([\d.]+)\)', svg)
+    ic = 2 + (probs[:, 0] * np.log2(probs[:, 0])).sum()
+    col0 = [(b, float(y), float(h)) for b, x, y, h in uses if float(x) < 1]
+    assert {b: h for b, _, h in col0} == pytest.approx({b: p * ic for b, p in zip("ACGT", probs[:, 0])}, abs=2e-3)
+    tallest = max(col0, key=lambda t: t[2])
+    assert tallest[0] == "A" and tallest[1] == pytest.approx(2 - ic, abs=2e-3)   # on top of the stack
+    assert not [u for u in uses if float(u[1]) > 1]                                # uniform column: 0 bits
 
 
 # ---- selection -----------------------------------------------------------------------------------

@@ -108,12 +108,6 @@ def roc_pr(predictions: pd.DataFrame, class_names) -> str:
     return svg_text(fig)
 
 
-def information_content(probs: np.ndarray) -> np.ndarray:
-    """Bits per column of a ``(4, W)`` probability matrix: ``2 + sum p log2 p``."""
-    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
-    return np.clip(2.0 + (p * np.log2(p)).sum(axis=0), 0.0, 2.0)
-
-
 LOGO_COLOURS = {"A": "#008000", "C": "#0000ff", "G": "#ffa600", "T": "#ff0000"}  # logomaker's "classic"
 
 
@@ -153,9 +147,11 @@ def logo(probs: np.ndarray, *, px_per_column: int = 11, height: int = 36) -> str
     """Information-content logo of a ``(4, W)`` probability matrix (rows A, C, G, T) as an
     inline ``<svg>``: letter heights in bits (0-2), the tallest on top, glyphs from
     :func:`glyph_defs` (which the page must contain once)."""
+    from wtko_captum.motifs.cluster import information_content
+
     probs = np.asarray(probs, dtype=np.float64)
     probs = probs / probs.sum(axis=0, keepdims=True).clip(min=1e-12)
-    bits = probs * information_content(probs)[None, :]
+    bits = probs * information_content(probs).clip(0, 2)[None, :]
     w = probs.shape[1]
     uses = []
     for j in range(w):
