@@ -19,8 +19,9 @@ from wtko_captum.core.atomic import atomic_path, write_marker
 
 from wtko_captum.core.registry import exporter
 
-from track_exporters.bigwig import _sizes, plan_files, write_sidecar
-from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
+from track_exporters.bigwig import _sizes, as_sets, plan_files, write_sidecar
+from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs,
+                                           sequence_coordinates, sequence_sizes)
 
 log = logging.getLogger("wtko_captum")
 
@@ -42,12 +43,20 @@ def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
                    buffer_size: int = DEFAULT_BUFFER, progress: bool = False) -> list[Path]:
     """Write per-base attribution bedGraphs, one per track, and a sidecar JSON; atomically.
 
-    Arguments as :func:`track_exporters.bigwig.write_bigwig`. Returns the bedGraph paths and
-    the sidecar last.
+    Arguments as :func:`track_exporters.bigwig.write_bigwig`. Windows of sequences without
+    genome coordinates are written in sequence coordinates (``name start end value``, the
+    sequence's own positions); when every window is, no chromosome sizes are needed. Returns
+    the bedGraph paths and the sidecar last.
     """
-    sizes, sizes_source = _sizes(chrom_sizes, genome)
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bedGraph")
+    sets = as_sets(attributions)
+    seq = sequence_coordinates(sets[0].regions)
+    if seq.all() and chrom_sizes is None and genome is None:
+        sizes, sizes_source = {}, "the sequences' own lengths (sequences without genome coordinates)"
+    else:
+        sizes, sizes_source = _sizes(chrom_sizes, genome)
+    sizes.update(sequence_sizes(sets[0].regions))
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bedGraph")
     names = list(files)
     n_bases = 0
     with contextlib.ExitStack() as stack:

@@ -22,7 +22,8 @@ from wtko_captum.core.atomic import OutputError, atomic_path, output_dir, path_c
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.registry import exporter
 
-from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
+from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs,
+                                           sequence_coordinates)
 
 log = logging.getLogger("wtko_captum")
 MANIFEST_FORMAT = "wtko_captum.tracks"
@@ -145,9 +146,11 @@ def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
     """
     import pyBigWig
 
-    sizes, sizes_source = _sizes(chrom_sizes, genome)
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bw")
+    sets = as_sets(attributions)
+    only = genome_windows(sets)  # before anything is created: a set that cannot be written is refused
+    sizes, sizes_source = _sizes(chrom_sizes, genome)
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bw")
     names = list(files)
     header = [(c, int(n)) for c, n in sizes.items()]
     n_bases = 0
@@ -165,7 +168,7 @@ def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
                     writers.append(bw)
                     bw.addHeader(header, maxZooms=int(max_zooms))
                 for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
-                                                      buffer_size=buffer_size, progress=progress):
+                                                      buffer_size=buffer_size, progress=progress, only=only):
                     for bw, row in zip(writers, values):
                         bw.addEntries(chrom, start, values=row, span=1, step=1)
                     n_bases += values.shape[1]
@@ -185,6 +188,23 @@ def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
              "(N and off-chromosome bases are gaps); metadata in %s", len(files), ", ".join(names), out_dir,
              overlap, len(sets), n_bases, side.name)
     return list(files.values()) + [side]
+
+
+def genome_windows(sets):
+    """The windows a genome track can hold: None for all, else a bool mask leaving out those
+    in sequence coordinates (sequences without genome coordinates; warned). All of them in
+    sequence coordinates is an error saying why and what works instead."""
+    seq = sequence_coordinates(sets[0].regions)
+    if not seq.any():
+        return None
+    what = getattr(sets[0], "extra", {}).get("source") or getattr(sets[0], "method", "the attributions")
+    if seq.all():
+        raise InputError(f"{what}: its {len(seq)} windows are sequences without genome coordinates, and a bigWig "
+                         "needs genome positions; `wtko export bedgraph` writes their tracks in sequence "
+                         "coordinates (name 0 L)")
+    log.warning("warning: %d of %d windows have no genome coordinates: left out of the bigWigs "
+                "(`wtko export bedgraph` writes them in sequence coordinates)", int(seq.sum()), len(seq))
+    return ~seq
 
 
 @contextlib.contextmanager

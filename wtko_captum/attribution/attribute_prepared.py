@@ -170,6 +170,13 @@ class _Run:
         from wtko_captum.core.targets import SPECIAL_TARGETS, class_names_of, predict_logits, resolve_class
 
         prepared = data_dir if isinstance(data_dir, PreparedData) else load_prepared(data_dir)
+        ckpt = None
+        if isinstance(model_path, torch.nn.Module):
+            model, model_src = model_path, getattr(model_path, "identity", None)
+        else:
+            model, ckpt = load_model(model_path, input_length=prepared.width, with_checkpoint=True)
+            model_src = str(model_path)
+        prepared = prepared.for_checkpoint(ckpt)  # a fold model explains its own held-out fold
         part = prepared.split(split)
         if len(part) == 0:
             present = sorted(set(prepared.regions["split"].astype(str)))
@@ -177,10 +184,6 @@ class _Run:
                              path=data_dir)
         if limit is not None:
             part = part.subset(np.arange(len(part)) < int(limit))
-        if isinstance(model_path, torch.nn.Module):
-            model, model_src = model_path, getattr(model_path, "identity", None)
-        else:
-            model, model_src = load_model(model_path, input_length=part.width), str(model_path)
         model = model.eval().to(dev)
         X = part.X.astype(np.float32)
         n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
@@ -272,7 +275,7 @@ class _Job:
 def _base_regions(part) -> pd.DataFrame:
     """The regions a store keeps per row (the prepared table's useful columns)."""
     keep = [c for c in ("chrom", "start", "end", "name", "label", "class", "split", "summit",
-                        "peak_start", "peak_end") if c in part.regions]
+                        "peak_start", "peak_end", "coordinates", "fold") if c in part.regions]
     regions = part.regions[keep].copy()
     regions["strand"] = "+"
     return regions

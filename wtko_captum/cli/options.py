@@ -204,14 +204,17 @@ def add_signature_options(p, func, skip=(), group_title: str | None = None) -> l
         if name in skip or prm.kind not in (prm.KEYWORD_ONLY, prm.POSITIONAL_OR_KEYWORD):
             continue
         default = prm.default
-        if default is inspect.Parameter.empty:
-            continue
         flag = "--" + name.replace("_", "-")
         text = helps.get(name, "")
         ann = prm.annotation
         ann = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
         declared = kinds.get(re.split(r"[\s|\[,]", ann.strip())[0]) if ann else None
-        if default is None and declared in (int, float):
+        if default is inspect.Parameter.empty:
+            if prm.kind is not prm.KEYWORD_ONLY:
+                continue  # a positional input, not an option
+            g.add_argument(flag, dest=name, required=True, type=bounded(declared) if declared in (int, float) else None,
+                           help=f"{text} (required)".strip())
+        elif default is None and declared in (int, float):
             g.add_argument(flag, dest=name, type=bounded(declared), default=None, help=text or None)
         elif isinstance(default, bool):
             g.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default,

@@ -78,7 +78,7 @@ PROVIDED = {
 }
 #: keys the pipeline reads itself, with their types
 PIPELINE_KEYS: dict[str, dict[str, Any]] = {
-    "prepare": {"wt": PATH_LIST, "ko": PATH_LIST, "table": str, "genome": str},
+    "prepare": {"wt": PATH_LIST, "ko": PATH_LIST, "table": str, "genome": str, "sequences": str, "labels": str},
     "export": {"methods": list[str]},
     "tracks": {"genome": str, "top": int, "plots": int},
     "kmers": {"method": str},

@@ -62,7 +62,7 @@ def _prepare(c, ctx):
     from wtko_captum.preparation.prepare import prepare
 
     base = ctx["base"]
-    for key in ("wt", "ko", "table", "genome"):
+    for key in ("wt", "ko", "table", "genome", "sequences", "labels"):
         if key in c:
             c[key] = _path(base, c[key])
     return prepare(ctx["out"] / "data", verbose=ctx["verbose"], **c)
