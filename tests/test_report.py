@@ -150,6 +150,35 @@ def test_a_run_of_attributions_and_a_scan_only(tmp_path):
     assert "no evaluation" in text and "no motif sets" in text
 
 
+def test_sequences_without_coordinates_are_their_own_chromosomes(tmp_path):
+    """Windows of sequences without genome coordinates (``coordinates == "sequence"``): a bigWig
+    cannot hold them, so their tracks are bedGraphs; each sequence is a reference record."""
+    aset, _ = synthetic_set()
+    reg = aset.regions.copy()
+    reg["chrom"] = ["seqA", "seqB", "seqC", "seqD"]
+    reg["start"], reg["end"] = [0, -3, 0, 0], [40, 37, 40, 40]    # seqB is 37 bp, centred with N padding
+    reg["peak_start"], reg["peak_end"] = 0, [40, 37, 40, 40]
+    reg["coordinates"] = "sequence"
+    X = aset.X.copy()
+    X[1, :, :3] = 0                                                 # the padding is N
+    seq_set = AttributionSet(X, aset.attr, reg, "saliency", True, class_names=CLASSES)
+    seq_set.save(tmp_path / "run" / "attr" / "saliency")
+    out = report(tmp_path / "run", tmp_path / "r.html", regions="all")
+    cfg = igv_config(out)
+    track = next(t for t in cfg["tracks"] if t["name"] == "saliency (projected)")
+    assert track["format"] == "bedgraph" and track["graphType"] == "dynseq"
+    lines = [l.split("\t") for l in decode_uri(track["url"]).decode().splitlines() if not l.startswith("track")]
+    values = {(c, b): float(v) for c, s, e, v in lines for b in range(int(s), int(e))}
+    proj = seq_set.per_position("projected")
+    for base in range(37):                                          # seqB: window base i = sequence base i - 3
+        assert values[("seqB", base)] == pytest.approx(proj[1][base + 3], rel=1e-6)
+    assert ("seqB", -1) not in values and ("seqB", 37) not in values
+    fasta = decode_uri(cfg["reference"]["fastaURL"]).decode()
+    assert ">seqB:1-37 @len=37" in fasta
+    assert fasta_records(fasta)[("seqB", 0)] == "".join(
+        "ACGT"[i] for i in X[1].argmax(0)[3:])
+
+
 def _bed(tmp_path, text) -> Path:
     path = tmp_path / "sel.bed"
     path.write_text(text)

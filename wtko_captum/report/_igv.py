@@ -123,23 +123,56 @@ def reference_fasta(aset, spans, sizes: dict[str, int]) -> str:
     return out.getvalue()
 
 
-def subset_bigwig(aset, rows, sizes: dict[str, int]) -> bytes:
-    """Projected-score bigWig of the windows ``rows`` of ``aset``, by the ``bigwig`` exporter."""
+def in_sequence_coordinates(regions) -> np.ndarray:
+    """``(N,)`` bool: windows of sequences without genome coordinates (prepared data mark them
+    ``coordinates == "sequence"``; their ``chrom`` is the sequence's name, positions its own)."""
+    if "coordinates" not in regions:
+        return np.zeros(len(regions), dtype=bool)
+    return regions["coordinates"].astype(str).to_numpy() == "sequence"
+
+
+def _subset(aset, rows):
     from wtko_captum.core.attribution_set import AttributionSet
-    from wtko_captum.core.export import export
 
     rows = np.asarray(sorted(rows), dtype=np.int64)
-    sub = AttributionSet(aset.X[rows], aset.attr[rows], aset.regions.iloc[rows].reset_index(drop=True),
-                         aset.method, aset.hypothetical, class_names=aset.class_names)
+    return AttributionSet(aset.X[rows], aset.attr[rows], aset.regions.iloc[rows].reset_index(drop=True),
+                          aset.method, aset.hypothetical, class_names=aset.class_names)
+
+
+def _export_quietly(name: str, sub, sizes: dict[str, int], suffix: str, **options) -> bytes:
+    """The projected-score file the registered exporter ``name`` writes for ``sub``."""
+    from wtko_captum.core.export import export
+
     quiet = logging.getLogger("wtko_captum")  # the exporter reports each file; these are temporary
     level = quiet.level
     quiet.setLevel(max(level, logging.WARNING))
     try:
         with tempfile.TemporaryDirectory(prefix="wtko-report-") as tmp:
-            paths = export("bigwig", sub, Path(tmp), chrom_sizes=sizes, tracks=["projected"], prefix="t", max_zooms=0)
-            return next(p for p in paths if p.suffix == ".bw").read_bytes()
+            paths = export(name, sub, Path(tmp) / "t", chrom_sizes=sizes, tracks=["projected"], prefix="t",
+                           **options)
+            return next(p for p in paths if p.name.endswith(suffix)).read_bytes()
     finally:
         quiet.setLevel(level)
+
+
+def subset_bigwig(aset, rows, sizes: dict[str, int]) -> bytes:
+    """Projected-score bigWig of the windows ``rows`` of ``aset``, by the ``bigwig`` exporter
+    (no zoom levels: the report's windows are few)."""
+    return _export_quietly("bigwig", _subset(aset, rows), sizes, ".bw", max_zooms=0)
+
+
+def subset_bedgraph(aset, rows, sizes: dict[str, int]) -> bytes:
+    """Projected-score bedGraph of the windows ``rows``, by the ``bedgraph`` exporter: it also
+    writes windows of sequences without genome coordinates, which a bigWig cannot hold."""
+    return _export_quietly("bedgraph", _subset(aset, rows), sizes, ".bedGraph")
+
+
+def subset_track(aset, rows, sizes: dict[str, int]) -> tuple[str, str]:
+    """``(data URI, igv.js format)`` of the projected scores of windows ``rows``: a bigWig, or a
+    gzipped bedGraph when any of them is in sequence coordinates."""
+    if in_sequence_coordinates(aset.regions.iloc[sorted(rows)]).any():
+        return data_uri(subset_bedgraph(aset, rows, sizes), gzipped=True), "bedgraph"
+    return data_uri(subset_bigwig(aset, rows, sizes)), "bigwig"
 
 
 def bed_text(table: pd.DataFrame, columns=("chrom", "start", "end", "name", "score", "strand")) -> str:

@@ -192,7 +192,8 @@ def _missing(run: RunContents) -> list[str]:
 # ---- track view -------------------------------------------------------------------------------
 def _chrom_sizes(run: RunContents, chroms) -> dict[str, int]:
     """True chromosome sizes from a bigWig header of the run (tracks/, scan/), else the largest
-    window end seen on each chromosome (the run had no chrom.sizes)."""
+    window end seen on each chromosome (the run had no chrom.sizes). ``chroms``: ``{chrom:
+    largest window end}``; a sequence without genome coordinates is its own "chromosome"."""
     sizes: dict[str, int] = {}
     headers = run.bigwigs + [s.path for s in run.signals]
     if headers:
@@ -204,6 +205,14 @@ def _chrom_sizes(run: RunContents, chroms) -> dict[str, int]:
         finally:
             bw.close()
     return {c: sizes.get(c, int(end)) for c, end in chroms.items()}
+
+
+def _sequence_lengths(regions) -> dict[str, int]:
+    """``{name: length}`` of the sequences without genome coordinates (their own "chromosomes"):
+    the given sequence's end (``peak_end``) when recorded, else the window's end."""
+    rows = regions[_igv.in_sequence_coordinates(regions)]
+    ends = rows["peak_end"] if "peak_end" in rows else rows["end"]
+    return {str(c): int(e) for c, e in zip(rows["chrom"], ends)}
 
 
 def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool) -> dict | None:
@@ -221,6 +230,7 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
     chosen = _regions.select(table, regions, method=primary)
     first = next(iter(sets.values()))
     sizes = _chrom_sizes(run, {c: int(e) for c, e in chosen.groupby("chrom")["end"].max().items()})
+    sizes.update({c: n for c, n in _sequence_lengths(first.regions).items() if c in sizes})
     sizes = {c: sizes[c] for c in sorted(sizes, key=_chrom_key)}
     _check_budget(sets, chosen, sizes, budget)
     spans = _igv.merged_spans(chosen, sizes)
@@ -253,9 +263,9 @@ def _signal_tracks(run, sets, chosen, spans, sizes, steps) -> list[dict]:
         same = len(aset) == len(first) and (aset.regions["start"].to_numpy() == first.regions["start"].to_numpy()).all()
         use = chosen["row"].tolist() if same else _matching_rows(aset, chosen)
         if use:
-            tracks.append({"name": f"{m} (projected)", "type": "wig", "format": "bigwig", "graphType": "dynseq",
-                           "url": _igv.data_uri(_igv.subset_bigwig(aset, use, sizes)), "height": 90,
-                           "autoscale": True})
+            uri, fmt = _igv.subset_track(aset, use, sizes)
+            tracks.append({"name": f"{m} (projected)", "type": "wig", "format": fmt, "graphType": "dynseq",
+                           "url": uri, "height": 90, "autoscale": True})
         steps.update()
     for sig in run.signals:
         data = _igv.bigwig_slice(sig.path, spans, sizes)
@@ -327,7 +337,7 @@ def _check_budget(sets, chosen, sizes, budget: int) -> None:
     the cost per window is measured on up to 50 of the chosen windows."""
     n = len(chosen)
     probe = chosen.head(min(n, 50))
-    per_window = sum(len(_igv.data_uri(_igv.subset_bigwig(a, _matching_rows(a, probe), sizes))) for a in sets.values())
+    per_window = sum(len(_igv.subset_track(a, _matching_rows(a, probe), sizes)[0]) for a in sets.values())
     per_window = per_window / max(len(probe), 1) + 1.4 * float((probe["end"] - probe["start"]).mean())
     need = per_window * n
     if need > budget:
