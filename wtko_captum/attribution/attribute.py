@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from wtko_captum.core.errors import InputError, PluginError
-from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, LogitDiff, check_output, class_names_of,
-                                     contrast_indices, diff_indices, is_contrast, predict_logits,
+from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, LogitDiff, check_output, check_pred_applies,
+                                     class_names_of, contrast_indices, diff_indices, is_contrast, predict_logits,
                                      resolve_class)
 
 log = logging.getLogger("wtko_captum.attribute")
@@ -226,6 +226,7 @@ def _attribute(model, X, func, target, dev, batch_size, seed, rc_average, verbos
         pos, neg = contrast_indices(target, names, n_out)
         return run(LogitDiff(model, pos, neg).eval(), X, 0)
     if isinstance(target, str) and target.strip().lower() == "pred":
+        check_pred_applies(model)
         pred = predict_logits(model, X, batch_size, dev).argmax(dim=1)
         return attribute_per_class(run, model, X, pred)
     if isinstance(target, str) and target.strip().lower() == CLASS_VS_BACKGROUND:

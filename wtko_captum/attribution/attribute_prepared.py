@@ -175,9 +175,9 @@ class _Run:
               rc_average, include_background=False) -> "_Run":
         from wtko_captum.core.checkpoint import load_model
         from wtko_captum.core.dataset import BACKGROUND, PreparedData, load_prepared
-        from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, SPECIAL_TARGETS, class_names_of,
-                                              contrast_indices, has_background, is_contrast, predict_logits,
-                                              resolve_class)
+        from wtko_captum.core.targets import (CLASS_VS_BACKGROUND, SPECIAL_TARGETS, check_pred_applies,
+                                              class_names_of, contrast_indices, has_background, is_contrast,
+                                              predict_logits, resolve_class)
 
         prepared = data_dir if isinstance(data_dir, PreparedData) else load_prepared(data_dir)
         ckpt = None
@@ -207,6 +207,8 @@ class _Run:
         n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
         names = class_names_of(model, n_out) or list(part.class_names)
         special = isinstance(target, str) and target.lower() in SPECIAL_TARGETS
+        if special and target.lower() == "pred":
+            check_pred_applies(model)
         contrast = is_contrast(target)
         if per_class or contrast:
             data_names = [str(c) for c in part.class_names]
@@ -243,7 +245,8 @@ class _Run:
                        else self.target_label)
         meta = {"method": name, "hypothetical": bool(method_info(func).hypothetical), "target": self.target_label,
                 "target_name": target_name, "params": params, "model_identity": self.identity,
-                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split}
+                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split,
+                "outputs": getattr(self.model, "outputs", "softmax")}
         return _Job(self, name, func, used, key, meta)
 
 

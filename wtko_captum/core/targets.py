@@ -48,7 +48,7 @@ class LogitDiff(nn.Module):
         label = (f"{names[self.pos]}-{names[self.neg]}" if len(names) > max(self.pos, self.neg)
                  else f"{self.pos}-{self.neg}")
         self.class_names = [label]
-        for attr in ("input_length", "architecture", "identity", "receptive_field", "config"):
+        for attr in ("input_length", "architecture", "identity", "receptive_field", "config", "grad_cam_layer"):
             if hasattr(model, attr):
                 try:
                     object.__setattr__(self, attr, getattr(model, attr))
@@ -63,6 +63,17 @@ class LogitDiff(nn.Module):
         if isinstance(out, (tuple, list)):
             return (self._diff(out[0]), *out[1:])
         return self._diff(out)
+
+    def attention_pool_layout(self):
+        """The wrapped model's declared layout with this difference applied after its head."""
+        import dataclasses
+
+        from wtko_captum.core.layout import attention_pool_layout
+
+        inner = attention_pool_layout(self.model)
+        if inner is None:
+            return None
+        return dataclasses.replace(inner, head=lambda pooled: self._diff(inner.head(pooled)))
 
     def get_submodule(self, target: str) -> nn.Module:
         try:
@@ -150,6 +161,16 @@ def contrast_indices(target: str, class_names: list[str], n_outputs: int) -> tup
     return pos, neg
 
 
+def check_pred_applies(model: nn.Module) -> None:
+    """``"pred"`` picks each sequence's most likely class: refused for a multi-task model (its
+    outputs are independent sigmoids, one per task, with no single predicted class)."""
+    if getattr(model, "outputs", "softmax") == "sigmoid":
+        names = class_names_of(model)
+        raise InputError("target 'pred' needs a model with softmax classes; this model has one sigmoid output "
+                         "per task: choose a task by name or index"
+                         + (f" ({', '.join(f'{i}={n}' for i, n in enumerate(names))})" if names else ""))
+
+
 def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:
     """``(pos, neg)`` output indices for ``"diff"``: WT minus KO by name, else 1 minus 0."""
     upper = [c.upper() for c in class_names]
@@ -163,11 +184,14 @@ def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 128,
-                   device="cpu") -> torch.Tensor:
-    """Logits ``(N, k)`` on CPU, computed in batches on ``device`` (no gradients)."""
+                   device="cpu", *, amp: bool = False) -> torch.Tensor:
+    """Logits ``(N, k)`` float32 on CPU, computed in batches on ``device`` (no gradients; the
+    model's mode is left as it is). ``amp``: run the forward pass under float16 autocast."""
     outs = []
+    kind = torch.device(device).type
     for i in range(0, len(X), max(1, int(batch_size))):
-        out = model(X[i:i + batch_size].to(device))
+        with torch.autocast(device_type=kind, dtype=torch.float16, enabled=amp):
+            out = model(X[i:i + batch_size].to(device))
         outs.append(check_output(out, len(X[i:i + batch_size])).float().cpu())
     if not outs:
         return torch.zeros((0, 0))

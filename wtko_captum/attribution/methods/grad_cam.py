@@ -24,10 +24,14 @@ from wtko_captum.attribution.methods._geometry import layer_geometry, map_to_inp
 
 
 def resolve_layer(model: nn.Module, layer=None) -> nn.Module:
-    """``layer`` as a module: None -> the first conv's rectified output (see module docstring);
-    a string -> that submodule."""
+    """``layer`` as a module: None -> the model's declared default (a ``grad_cam_layer``
+    attribute naming a submodule whose output is ``(N, C, L')``, e.g. a transformer's base
+    embedding), else the first conv's rectified output (see module docstring); a string ->
+    that submodule."""
     if isinstance(layer, nn.Module):
         return layer
+    if layer is None and isinstance(getattr(model, "grad_cam_layer", None), str):
+        layer = model.grad_cam_layer  # the model's declared default
     if layer is None:
         conv = None
         for m in model.modules():
@@ -77,7 +81,7 @@ def grad_cam_map(model, X, args=None, *, target=0, layer=None, batch_size=128, d
 
 @attribution_method(hypothetical=False, needs_layer=True,
                     description="Grad-CAM on a layer (default the rectified first conv), mapped to input bases")
-def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", random_state=None,
+def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", seed=None,
              verbose=False, layer=None, relu=True):
     """Grad-CAM of ``model(X)[:, target]`` on ``layer`` (default the rectified first conv).
 
@@ -93,7 +97,7 @@ def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", ran
 @attribution_method(hypothetical=True, needs_layer=True,
                     description="guided Grad-CAM (AgentBind): Grad-CAM map x saliency, element-wise")
 def guided_grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu",
-                    random_state=None, verbose=False, layer=None, relu=True):
+                    seed=None, verbose=False, layer=None, relu=True):
     """AgentBind's guided Grad-CAM: the per-base Grad-CAM map times the signed saliency
     ``(N, 4, L)`` element-wise (every base scored: hypothetical)."""
     from wtko_captum.attribution.methods.saliency import saliency
