@@ -438,8 +438,10 @@ def find_filter_motifs(model, out, *, data, split: str = "all", threshold: float
     :class:`~wtko_captum.motifs.classes.ClassMotifs` of :func:`filter_classes`, or None) and
     ``paths`` (the files written).
     """
+    from wtko_captum.core.atomic import output_dir
     from wtko_captum.core.device import resolve_device
 
+    out = output_dir(out)  # refused before any work when another program wrote it; marked as ours
     dev = resolve_device(device)
     result = filter_motifs(model, data, split=split, threshold=threshold, min_runs=min_runs,
                            q_threshold=q_threshold, batch_size=batch_size, device=dev,
