@@ -194,3 +194,23 @@ def test_with_a_background_class_both_motifs_are_recovered_by_kmers_and_modisco(
     # the primary motif of each class is its planted one (Tomtom best match)
     assert md.primary("WT")["jaspar_id"] == CTCF and md.primary("KO")["jaspar_id"] == WEAK
     assert km.primary("WT")["jaspar_id"] == CTCF and km.primary("KO")["jaspar_id"] == WEAK
+
+
+def test_pipeline_kmers_stage_finds_each_class_motifs_unless_turned_off(planted):
+    """`wtko run`: [kmers] writes the per-class summary beside the pooled clusters by default
+    (two classes), and not with by_class = false."""
+    from wtko_captum.core.atomic import output_dir
+    from wtko_captum.pipeline.run import run
+
+    tmp, aset = planted
+    for name, by_class in (("on", None), ("off", False)):
+        out = output_dir(tmp / f"run_{name}")
+        aset.save(out / "attr" / "saliency")
+        cfg = {"kmers": {"n_clusters": 4, "top": 1, **({} if by_class is None else {"by_class": by_class})}}
+        run(cfg, out, stages=["kmers"], verbose=False)
+        assert (out / "motifs" / "clusters.tsv").is_file()
+        assert (out / "motifs" / "classes.md").is_file() == (by_class is None)
+    table = pd.read_csv(tmp / "run_on" / "motifs" / "classes.tsv", sep="\t")
+    for cls, site in (("WT", PLANTED["GATA"]), ("KO", PLANTED["AP1"])):
+        prim = table[(table["class"] == cls) & (table["rank"] == "primary")].iloc[0]
+        assert contains_motif(prim["consensus"], site[1:-1]), table
