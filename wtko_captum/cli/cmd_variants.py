@@ -7,7 +7,8 @@ DESCRIPTION = """Score every ALT allele of a VCF with a trained model: the model
 window centred on the variant with the reference allele and with the alternative allele, and
 the effect is
 
-  Δ = P(alt) − P(ref)   of the target class (softmax probability; sigmoid for one output)
+  Δ = P(alt) − P(ref)   of the target class (softmax probability; the task's own sigmoid
+                        for a multi-task model or one output)
 
 with the log-odds Δ, the Δ of the raw output (logit) and of every class's probability, and a
 band: strong |Δ| > 0.5, moderate |Δ| >= 0.2, weak below (--strong, --moderate).

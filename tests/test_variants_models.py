@@ -1,0 +1,122 @@
+"""wtko variants with other models than the session's WTKO-CNN: a multi-task checkpoint (one
+sigmoid per task) and zoo architectures, each compared with direct forward passes on windows
+the test builds itself. Random weights on a seeded random genome: the numbers are exact
+identities, not learned effects, so no training is needed."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+import torch
+
+from wtko_captum.core.architecture import build_model
+from wtko_captum.core.checkpoint import save_checkpoint
+from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import one_hot
+from wtko_captum.variants.variants import variants
+
+L = 120
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    rng = np.random.default_rng(7)
+    seqs = {c: "".join(rng.choice(list("ACGT"), n)) for c, n in (("chr1", 1500), ("chr2", 900))}
+    path = tmp_path_factory.mktemp("variants_models") / "genome.fa"
+    path.write_text("".join(f">{c}\n{s}\n" for c, s in seqs.items()))
+    return path, seqs
+
+
+def write_vcf(path: Path, seqs: dict) -> tuple[Path, list]:
+    """SNVs (one near a chromosome start: an N-padded window), an MNV, an insertion and a
+    deletion, as (chrom, 0-based start, ref, alt) already in normalised form."""
+    rows = []
+    for chrom, p in (("chr1", 30), ("chr1", 400), ("chr1", 401), ("chr1", 1100), ("chr2", 500)):
+        ref = seqs[chrom][p]
+        rows.append((chrom, p, ref, "ACGT"[("ACGT".index(ref) + 1) % 4]))
+    ref = seqs["chr2"][200:202]
+    rows.append(("chr2", 200, ref, "".join("ACGT"[("ACGT".index(b) + 2) % 4] for b in ref)))
+    rows.append(("chr1", 700, seqs["chr1"][700], seqs["chr1"][700] + "GATTACA"))
+    rows.append(("chr2", 650, seqs["chr2"][650:656], seqs["chr2"][650]))
+    lines = ["##fileformat=VCFv4.2", *[f"##contig=<ID={c},length={len(s)}>" for c, s in seqs.items()],
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    lines += [f"{c}\t{p + 1}\tv{i}\t{r}\t{a}\t.\tPASS\t." for i, (c, p, r, a) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path, rows
+
+
+def window(seqs, chrom, p, r, allele):
+    """The documented window rule: the allele at offset L//2 - len//2, genome flanks, N outside."""
+    s = seqs[chrom]
+    lf = L // 2 - len(allele) // 2
+    fetch = lambda a, b: "".join(s[i] if 0 <= i < len(s) else "N" for i in range(a, b))  # noqa: E731
+    return fetch(p - lf, p) + allele + fetch(p + len(r), p + len(r) + L - lf - len(allele))
+
+
+def direct_logits(model, seqs, rows):
+    ref = [window(seqs, c, p, r, r) for c, p, r, a in rows]
+    alt = [window(seqs, c, p, r, a) for c, p, r, a in rows]
+    with torch.no_grad():
+        return (model(torch.from_numpy(one_hot(ref))).double().numpy(),
+                model(torch.from_numpy(one_hot(alt))).double().numpy())
+
+
+def make(name, n, **options):
+    torch.manual_seed(0)
+    model = build_model(name, input_length=L, n_classes=n, **options).eval()
+    # BatchNorm at its initial statistics is an identity; random statistics make it count
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def test_multi_task_checkpoint_uses_each_tasks_sigmoid(genome, tmp_path):
+    fasta, seqs = genome
+    vcf, rows = write_vcf(tmp_path / "calls.vcf", seqs)
+    tasks = ["CTCF", "GATA1", "KLF4"]
+    model = make("wtko_cnn", 3, n_filters=8, n_filters2=8, hidden=8)
+    ckpt = save_checkpoint(tmp_path / "model.pt", model, "wtko_cnn", tasks, outputs="sigmoid")
+    res = variants(ckpt, vcf, fasta, tmp_path / "out", target="GATA1", ism_window=0, top=0)
+    assert res.route == "tower" and res.n_scored == len(rows)
+    got = pd.read_csv(tmp_path / "out/scores.tsv", sep="\t")
+    zr, za = direct_logits(model, seqs, rows)
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    assert got["target"].eq("GATA1").all()
+    np.testing.assert_allclose(got["p_ref"], sig(zr[:, 1]), atol=2e-5)
+    np.testing.assert_allclose(got["delta"], sig(za[:, 1]) - sig(zr[:, 1]), atol=2e-5)
+    np.testing.assert_allclose(got["logodds_delta"], za[:, 1] - zr[:, 1], atol=1e-4)
+    for j, t in enumerate(tasks):  # every task its own sigmoid: they need not sum to 1
+        np.testing.assert_allclose(got[f"p_alt_{t}"], sig(za[:, j]), atol=2e-5)
+        np.testing.assert_allclose(got[f"delta_{t}"], sig(za[:, j]) - sig(zr[:, j]), atol=2e-5)
+    assert not np.allclose(got[[f"p_ref_{t}" for t in tasks]].sum(axis=1), 1.0, atol=1e-3)
+    with pysam.VariantFile(str(tmp_path / "out/annotated.vcf.gz")) as vf:
+        recs = list(vf)
+    np.testing.assert_allclose([r.info["WTKO_DELTA"][0] for r in recs], got["delta"], atol=1e-5)
+    with pytest.raises(InputError, match="one sigmoid output per task"):
+        variants(ckpt, vcf, fasta, tmp_path / "pred", target="pred", ism_window=0, top=0)
+    assert not (tmp_path / "pred").exists()
+
+
+@pytest.mark.parametrize("name, options", [
+    ("cnn4", dict(n_filters=8, n_filters_deep=8, hidden=8)),
+    ("danq", dict(n_filters=8, filter_width=9, pool=4, lstm_hidden=8, hidden=8)),
+])
+def test_zoo_models_score_like_direct_forward_passes(genome, tmp_path, name, options):
+    fasta, seqs = genome
+    vcf, rows = write_vcf(tmp_path / "calls.vcf", seqs)
+    model = make(name, 2, **options)
+    model.input_length, model.class_names = L, ["KO", "WT"]
+    res = variants(model, vcf, fasta, tmp_path / "out", ism_window=8, top=2, batch_size=3)
+    assert res.route == "batched" and res.n_scored == len(rows)
+    got = pd.read_csv(tmp_path / "out/scores.tsv", sep="\t")
+    zr, za = direct_logits(model, seqs, rows)
+    p = lambda z: torch.softmax(torch.as_tensor(z), 1).numpy()  # noqa: E731
+    np.testing.assert_allclose(got["delta_out"], za[:, 1] - zr[:, 1], atol=1e-4)
+    np.testing.assert_allclose(got["delta"], p(za)[:, 1] - p(zr)[:, 1], atol=2e-5)
+    np.testing.assert_allclose(got["delta_KO"], p(za)[:, 0] - p(zr)[:, 0], atol=2e-5)
+    assert len(list((tmp_path / "out/ism").glob("*.png"))) == 2
