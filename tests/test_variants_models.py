@@ -83,7 +83,7 @@ def test_multi_task_checkpoint_uses_each_tasks_sigmoid(genome, tmp_path):
     tasks = ["CTCF", "GATA1", "KLF4"]
     model = make("wtko_cnn", 3, n_filters=8, n_filters2=8, hidden=8)
     ckpt = save_checkpoint(tmp_path / "model.pt", model, "wtko_cnn", tasks, outputs="sigmoid")
-    res = variants(ckpt, vcf, fasta, tmp_path / "out", target="GATA1", ism_window=0, top=0)
+    res = variants(ckpt, vcf, fasta, tmp_path / "out", target="GATA1", ism_window=4, top=4)
     assert res.route == "tower" and res.n_scored == len(rows)
     got = pd.read_csv(tmp_path / "out/scores.tsv", sep="\t")
     zr, za = direct_logits(model, seqs, rows)
@@ -96,6 +96,14 @@ def test_multi_task_checkpoint_uses_each_tasks_sigmoid(genome, tmp_path):
         np.testing.assert_allclose(got[f"p_alt_{t}"], sig(za[:, j]), atol=2e-5)
         np.testing.assert_allclose(got[f"delta_{t}"], sig(za[:, j]) - sig(zr[:, j]), atol=2e-5)
     assert not np.allclose(got[[f"p_ref_{t}" for t in tasks]].sum(axis=1), 1.0, atol=1e-3)
+    # the ISM heatmap's cell of an SNV's own ALT base, in the reference window, is its Δ (sigmoid too)
+    ism = pd.read_csv(tmp_path / "out/ism/ism.tsv", sep="\t")
+    snvs = got[(got["kind"] == "snv") & got["id"].isin(ism["variant"])]
+    assert len(snvs) >= 1
+    for _, r in snvs.iterrows():
+        cell = ism[(ism["variant"] == r["id"]) & (ism["window"] == "ref") & (ism["genome_pos"] == r["pos"] - 1)
+                   & (ism["base"] == r["alt"])]
+        assert cell["delta"].to_numpy() == pytest.approx([r["delta"]], abs=2e-5)
     with pysam.VariantFile(str(tmp_path / "out/annotated.vcf.gz")) as vf:
         recs = list(vf)
     np.testing.assert_allclose([r.info["WTKO_DELTA"][0] for r in recs], got["delta"], atol=1e-5)
