@@ -211,3 +211,31 @@ def test_indel_tracks_put_the_alternative_back_on_genome_bases(genome, tmp_path)
             with pyBigWig.open(str(tmp_path / f"out/tracks/saliency.{role}.projected.bw")) as bw:
                 got = np.asarray(bw.values(c, rs, rs + L), dtype=float)
             np.testing.assert_allclose(got, want[role], rtol=1e-5, atol=1e-7, equal_nan=True, err_msg=f"{role} {c}:{p}")
+
+
+class _Shifted(torch.nn.Module):
+    """A model whose declared layout does not describe it: the logits get a position-dependent
+    term the layout's tower and head do not have."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.input_length, self.class_names = inner, L, ["KO", "WT"]
+
+    def forward(self, x):
+        y = self.inner(x)
+        return y + torch.stack([torch.zeros(len(x)), x[:, 0, :10].sum(1)], 1)
+
+    def attention_pool_layout(self):
+        return self.inner.attention_pool_layout()
+
+
+def test_a_layout_that_does_not_hold_falls_back_to_plain_passes(genome, tmp_path, caplog):
+    fasta, seqs = genome
+    vcf, rows = write_vcf(tmp_path / "calls.vcf", seqs)
+    model = _Shifted(make("wtko_cnn", 2, n_filters=8, n_filters2=8, hidden=8)).eval()
+    with caplog.at_level("WARNING", logger="wtko_captum"):
+        res = variants(model, vcf, fasta, tmp_path / "out", ism_window=0, top=0)
+    assert res.route == "batched" and "shared-tower route does not hold" in caplog.text
+    got = pd.read_csv(tmp_path / "out/scores.tsv", sep="\t")
+    zr, za = direct_logits(model, seqs, rows)
+    np.testing.assert_allclose(got["delta_out"], za[:, 1] - zr[:, 1], atol=1e-4)

@@ -59,8 +59,8 @@ class _Tower:
 def tower_of(model) -> _Tower | None:
     """The conv tower the tower route shares, from the layout ``model`` declares
     (``model.attention_pool_layout()``, see :mod:`wtko_captum.core.layout`; the WTKO-CNN
-    does), or None: such a model gets the batched route. The route is checked against plain
-    forward passes before it is used."""
+    does), or None for a model that declares none (it gets the batched route). The route is
+    checked against plain forward passes before it is used."""
     layout = attention_pool_layout(model)
     return None if layout is None else _Tower(layout)
 
