@@ -326,3 +326,33 @@ def test_bed_regions_scan_only_their_bases(genome, tmp_path):
     has = {c: np.flatnonzero(~np.isnan(a)) for c, a in v.items()}
     assert has["chrB"].min() == 1000 and has["chrB"].max() == 2099 and len(has["chrB"]) == 1100
     assert has["chrA"].min() == 119900 and has["chrA"].max() == SIZES["chrA"] - 1  # clipped at the end
+
+
+def test_every_genome_format_gives_the_same_bigwigs(genome, tmp_path, monkeypatch):
+    """The scan reads its genome through `open_genome`: bgzip FASTA, plain gzip FASTA and .2bit
+    give the bigWigs of the plain FASTA byte for byte (regions at a chromosome start, across the
+    edges of the N block, and at a chromosome end, where windows are N-padded)."""
+    import gzip
+
+    from Bio import bgzf
+    from twobit import write_2bit
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = genome["fasta"].read_bytes()
+    files = {"fasta": genome["fasta"], "bgzip": tmp_path / "g.fa.bgz", "gzip": tmp_path / "g.fa.gz",
+             "2bit": write_2bit(tmp_path / "g.2bit", genome["seqs"])}
+    with bgzf.BgzfWriter(str(files["bgzip"]), "wb") as fh:
+        fh.write(text)
+    files["gzip"].write_bytes(gzip.compress(text))
+    bed = tmp_path / "regions.bed"
+    bed.write_text(f"chrA\t0\t1500\nchrA\t{N_BLOCK[0] - 700}\t{N_BLOCK[1] + 700}\n"
+                   f"chrB\t{SIZES['chrB'] - 1300}\t{SIZES['chrB']}\n")
+    names = ["saliency.projected.bw", "saliency.maxabs.bw", "prediction.p_KO.bw", "prediction.p_WT.bw"]
+    for kind, path in files.items():
+        scan(genome["model"], path, tmp_path / kind, bed=bed, methods=["saliency"], stride=W // 2, target=1,
+             device="cpu", workers=1, batch_size=16)
+        if kind != "fasta":
+            assert_same_bigwigs(tmp_path / "fasta", tmp_path / kind, names, same_bytes=True)
+    v = values(tmp_path / "2bit" / "saliency.projected.bw")["chrA"]
+    assert np.isnan(v[N_BLOCK[0]:N_BLOCK[1]]).all() and not np.isnan(v[N_BLOCK[0] - 700:N_BLOCK[0]]).any()
+    assert not np.isnan(v[N_BLOCK[1]:N_BLOCK[1] + 700]).any() and not np.isnan(v[:1500]).any()
