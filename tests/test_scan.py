@@ -358,3 +358,23 @@ def test_every_genome_format_gives_the_same_bigwigs(genome, tmp_path, monkeypatc
     v = values(tmp_path / "2bit" / "saliency.projected.bw")["chrA"]
     assert np.isnan(v[N_BLOCK[0]:N_BLOCK[1]]).all() and not np.isnan(v[N_BLOCK[0] - 700:N_BLOCK[0]]).any()
     assert not np.isnan(v[N_BLOCK[1]:N_BLOCK[1] + 700]).any() and not np.isnan(v[:1500]).any()
+
+
+def test_dask_scheduler_address_gives_the_local_bigwigs(genome, tmp_path):
+    """`--scheduler ADDR`: the scan connects to a running cluster (here one started by the
+    test, two single-threaded workers in this process, so both run shards at once on copies
+    of the model) and writes exactly the bigWigs of the in-process local run."""
+    from distributed import LocalCluster
+
+    bed = tmp_path / "regions.bed"
+    bed.write_text(f"chrA\t{N_BLOCK[0] - 3000}\t{N_BLOCK[1] + 3000}\nchrB\t70000\t{SIZES['chrB']}\n")
+    opts = dict(bed=bed, shard_size=12, **OPTS)
+    local = scan(genome["model"], genome["fasta"], tmp_path / "local", workers=1, **opts)
+    assert local["n_shards"] >= 8
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        res = scan(genome["model"], genome["fasta"], tmp_path / "remote", engine="dask",
+                   scheduler=cluster.scheduler_address, **opts)
+        assert res["computed"] == local["n_shards"]
+        # the client is closed; the cluster, which the scan did not start, is left running
+        assert len(cluster.scheduler_info["workers"]) == 2
+    assert_same_bigwigs(tmp_path / "local", tmp_path / "remote", OUTPUTS, same_bytes=True)
