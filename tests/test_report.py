@@ -202,6 +202,11 @@ def test_filters_of_several_runs_with_their_recurring_groups(tmp_path):
     assert "KLF4 (MA0039.4)" in plain and "f0,f7,f9" in plain
     assert 'id="motifs-filters"' in text and text.count("<svg") >= 2       # the two filters' logos
     assert "no attributions" in plain                                        # and what is missing
+    # a single run: the files are there but empty; no section, no warning
+    (folder / "recurring.tsv").write_text("\n")                            # as `wtko filters` writes them
+    (folder / "matches.tsv").write_text("")
+    plain = report(tmp_path / "run", tmp_path / "r.html", verbose=False).read_text(encoding="utf-8")
+    assert "First-layer filters across runs" not in plain and 'id="motifs-filters"' in plain
 
 
 def _bed(tmp_path, text) -> Path:

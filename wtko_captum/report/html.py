@@ -72,7 +72,8 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
            "created": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "run_dir": str(run_dir)}
     ctx["summary"] = _summary(run)
     ctx["motif_sets"] = [_motif_set(ms, max_rows) for ms in run.motif_sets]
-    ctx["results"] = [_result(r, run.root, max_rows) for r in run.results]
+    results = [_result(res, run.root, max_rows) for res in run.results]
+    ctx["results"] = [r for r in results if r["tables"] or r["figures"]]   # empty files only: left out
     ctx["missing"] = _missing(run)
     ctx["glyphs"] = _figures.glyph_defs() if run.motif_sets else ""
     igv_js = _igv.igv_script()
@@ -432,7 +433,10 @@ def _result(res: Result, root: Path, max_rows: int) -> dict:
     for path in res.tables:
         try:
             df = pd.read_csv(path, sep="\t", comment=None)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except pd.errors.EmptyDataError:  # a stage that found nothing (one seed: no recurring filters)
+            log.debug("%s is empty: left out of the report", path)
+            continue
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             log.warning("%s: not a table (%s), left out of the report", path, exc)
             continue
         name = path.relative_to(folder).as_posix()
