@@ -517,7 +517,15 @@ def test_report_of_a_run_with_variants(small_run, two_motif_run, tmp_path):
                 np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
         finally:
             src.close()
-    assert "variants" in tracks                                    # the variants as features
+    # every scored variant inside the chosen windows is a feature, named by id and signed delta
+    # (variants/tracks/variants.bed holds only the --top ones)
+    bed = decode_uri(tracks["variants (Δ = P(alt) − P(ref))"]["url"]).decode()
+    got = {tuple(line.split("\t")[:4]) for line in bed.splitlines()}
+    loci = [(c, int(a) - 1, int(b)) for c, a, b in (re.match(r"(.+):(\d+)-(\d+)$", x).groups()
+                                                    for x in re.findall(r'<tr data-locus="([^"]+)"', text))]
+    want = {(r.chrom, str(r.pos - 1), str(r.pos), f"{r.id} Δ={r.delta:+.3g}") for r in scores.itertuples()
+            if any(c == r.chrom and a < r.pos <= b for c, a, b in loci)}
+    assert got == want and len(want) >= 1
     # the results: scores, ISM table and heatmaps, named by their path in the variants folder
     plain = html.unescape(re.sub(r"<[^>]+>", " ", text.replace(_igv.igv_script(), "")))
     assert "Variant effects" in plain and "ism/ism.tsv" in plain

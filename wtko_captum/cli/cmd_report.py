@@ -13,7 +13,8 @@ request):
               (projected score drawn as letters scaled by score: igv.js "dynseq"), the windows
               coloured by true class, the peaks, and motif hits (modisco seqlets, saliency
               k-mers, ...); `wtko scan` bigWigs (scan/) and `wtko variants --tracks` ref/alt/Δ
-              bigWigs (variants/tracks/) cut to the chosen windows, the variants as features;
+              bigWigs (variants/tracks/) cut to the chosen windows, every scored variant
+              (variants/scores.tsv) as a feature;
               a sortable region picker (top by attribution, by prediction, by class,
               misclassified, top variants) moves the view
   motifs      k-mer clusters, filter motifs, modisco patterns (and neuron motifs when present)
@@ -39,7 +40,7 @@ examples:
   wtko report wtko_demo/ -o report.html
   wtko report run/ --regions top50 --method saliency -o run/report.html   # rank by saliency
   wtko report run/ --regions my_loci.bed -o loci.html
-  wtko report run/ --regions run/variants/tracks/variants.bed -o variants.html   # every variant's window
+  wtko report run/ --regions run/variants/tracks/variants.bed -o variants.html   # the top variants' windows
 """
 
 

@@ -111,7 +111,6 @@ FEATURE_FILES: tuple[FeatureSpec, ...] = (
     FeatureSpec("seqlets", "TF-MoDISco seqlets", "modisco/seqlets.bed", "#b2182b"),
     FeatureSpec("kmers", "saliency k-mers", "motifs/kmers.bed", "#2166ac"),
     FeatureSpec("neurons", "neuron motif sites", "neurons/*.bed", "#1b7837"),
-    FeatureSpec("variants", "variants", "variants/**/variants.bed", "#762a83"),
 )
 
 BIGWIGS: tuple[BigWigSpec, ...] = (

@@ -111,15 +111,17 @@ def primary_method(methods, preferred: str | None = None) -> str:
 
 def variant_intervals(scores_tsv) -> pd.DataFrame:
     """The scored variants of a ``wtko variants`` table as 0-based half-open intervals of their
-    reference allele (``chrom``, ``start``, ``end``, ``name``, ``abs_delta``), largest |Δ| first."""
+    reference allele (``chrom``, ``start``, ``end``, ``name``, ``abs_delta``, ``delta``: the
+    signed effect), largest |Δ| first."""
     df = pd.read_csv(scores_tsv, sep="\t", dtype={"chrom": str, "id": str, "ref": str})
     if df.empty or not {"chrom", "pos", "ref", "abs_delta"} <= set(df.columns):
-        return pd.DataFrame(columns=["chrom", "start", "end", "name", "abs_delta"])
+        return pd.DataFrame(columns=["chrom", "start", "end", "name", "abs_delta", "delta"])
     start = df["pos"].astype(np.int64) - 1                      # VCF POS is 1-based
     locus = df["chrom"] + ":" + df["pos"].astype(str)
     name = df["id"].where(df["id"].notna() & (df["id"] != "."), locus) if "id" in df else locus
     out = pd.DataFrame({"chrom": df["chrom"], "start": start, "end": start + df["ref"].str.len().clip(lower=1),
-                        "name": name.astype(str), "abs_delta": df["abs_delta"].astype(float)})
+                        "name": name.astype(str), "abs_delta": df["abs_delta"].astype(float),
+                        "delta": df["delta"].astype(float) if "delta" in df else df["abs_delta"].astype(float)})
     return out.sort_values("abs_delta", ascending=False, kind="stable").reset_index(drop=True)
 
 

@@ -289,6 +289,9 @@ def _feature_tracks(run, first, chosen, spans, sizes, names, steps) -> list[dict
     for f in run.features:
         features.append((f.spec.title, _igv.features_in(f.path, spans), f.spec.color))
         steps.update()
+    if run.variant_scores:  # every scored variant (variants/tracks/variants.bed holds only the top ones)
+        features.append(("variants (Δ = P(alt) − P(ref))",
+                         _igv.variants_bed(_regions.variant_intervals(run.variant_scores), spans), "#762a83"))
     known = _enriched_motifs(run.enrichment)
     if known:
         features.append((f"enriched known motifs (FIMO p < 1e-4, top {len(known)})",
