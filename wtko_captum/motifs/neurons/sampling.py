@@ -219,19 +219,15 @@ def genetic_samples(sub: Substructure, channel: int, seeds: np.ndarray, *, sampl
     n_shift = 2 * (int(round(shift * P)) // 2) if max_shift >= 1 else 0
     n_cross = P - n_elite - n_shift
     kept_seqs, kept_vals = [], []
-    v0 = torch.as_tensor(sub.activations(onehot(seeds))[:, channel])
+    v0 = sub.channel_activations(_onehot_t(pop), channel).float().cpu()
     kept_seqs.append(np.asarray(seeds, np.uint8)[v0.numpy() > 0])
     kept_vals.append(v0.numpy()[v0.numpy() > 0])
     evaluated, best_mean, stale, generation = P, -np.inf, 0, 0
     for generation in range(1, max_generations + 1):
         x = _onehot_t(pop)
         _, grad = sub.gradient(x, channel)
-        prob = (x + step * grad).clamp_min(0).transpose(1, 2).reshape(-1, 4)
-        total = prob.sum(dim=1, keepdim=True)
-        prob = torch.where(total > 0, prob / total.clamp_min(1e-30), torch.full_like(prob, 0.25))
-        new = torch.multinomial(prob, 1, generator=gen).view(P, W)
-        with torch.no_grad():
-            v = sub.run(_onehot_t(new))[0][:, channel].float()
+        new = _draw(x + step * grad, gen)
+        v = sub.channel_activations(_onehot_t(new), channel).float()
         evaluated += P
         good = (v > 0).cpu().numpy()
         kept_seqs.append(new.cpu().numpy().astype(np.uint8)[good])
@@ -247,6 +243,17 @@ def genetic_samples(sub: Substructure, channel: int, seeds: np.ndarray, *, sampl
     seqs, vals = _unique_rows(np.concatenate(kept_seqs), np.concatenate(kept_vals).astype(np.float32))
     keep = balance(vals, samples, bins, np.random.default_rng([seed, channel]))
     return Samples(seqs[keep], vals[keep], "genetic", evaluated, len(vals), generation)
+
+
+def _draw(weights: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One base per position from ``(P, 4, W)`` weights: negative parts set to 0, each position
+    renormalised (uniform where nothing is left); inverse-CDF draws. Returns ``(P, W)``."""
+    w = weights.clamp_min(0)
+    total = w.sum(dim=1, keepdim=True)
+    prob = torch.where(total > 0, w / total.clamp_min(1e-30), torch.full_like(w, 0.25))
+    cdf = prob.cumsum(dim=1)
+    u = torch.rand((w.shape[0], 1, w.shape[2]), generator=gen, device=w.device) * cdf[:, -1:, :]
+    return (u >= cdf).sum(dim=1).clamp_max(3)
 
 
 def _next_population(new: torch.Tensor, v: torch.Tensor, n_elite: int, n_shift: int, n_cross: int,

@@ -148,29 +148,58 @@ class Substructure:
                 "input_length": self.input_length}
 
     # ---- computing the neuron ---------------------------------------------------------------
-    def run(self, X: torch.Tensor, capture: tuple[int, ...] = ()) -> tuple[torch.Tensor, dict]:
+    def run(self, X: torch.Tensor, capture: tuple[int, ...] = (), channel: int | None = None
+            ) -> tuple[torch.Tensor, dict]:
         """Activations of windows ``X`` ``(N, 4, width)`` (float32, on the model's device).
 
         Returns ``(activations (N, C), {pool call: its input within the substructure
-        (N, C_p, hi - lo)})`` for the pool calls in ``capture``. Differentiable.
+        (N, C_p, hi - lo)})`` for the pool calls in ``capture``. Differentiable. With
+        ``channel``, the activations may be ``(N, 1)``: that channel only, computed alone when
+        the layer is a convolution replayed as a chain (the sampler's hot loop).
         """
         wanted = {p.call: p.support for p in self.pools if p.call in capture}
         maps: dict[int, torch.Tensor] = {}
         if self.mode == "replay":
             h, call = X, 0
-            for _, module in self.chain:
+            sliced = channel is not None and self._sliceable()
+            chain = self.chain[:-1 - len(self.followers)] if sliced else self.chain
+            for _, module in chain:
                 if isinstance(module, nn.MaxPool1d):
                     if call in wanted:
                         lo, hi = wanted[call]
                         maps[call] = h[:, :, lo:hi]
                     call += 1
                 h = module(h)
+            if sliced:
+                h = self._one_channel(h, channel)
             return h[:, :, self.out_index], maps
         full = torch.nn.functional.pad(X, (self.start, self.input_length - self.start - self.width))
         out = _forward_until(self.model, full, self.end_module, pool_inputs=bool(wanted))
         for call, (lo, hi) in wanted.items():
             maps[call] = out.pool_inputs[call][:, :, lo:hi]
         return out.value[:, :, self.position], maps
+
+    def _sliceable(self) -> bool:
+        """The chain ends with the layer, a plain Conv1d, then per-channel affine modules."""
+        tail = self.chain[-1 - len(self.followers):]
+        conv = tail[0][1]
+        return (tail[0][0] == self.layer and isinstance(conv, nn.Conv1d) and conv.groups == 1
+                and conv.padding_mode == "zeros" and all(isinstance(m, AFFINE_FOLLOWERS) for _, m in tail[1:]))
+
+    def _one_channel(self, h: torch.Tensor, c: int) -> torch.Tensor:
+        """The layer's convolution and its followers for output channel ``c`` alone."""
+        tail = self.chain[-1 - len(self.followers):]
+        conv = tail[0][1]
+        bias = conv.bias[c:c + 1] if conv.bias is not None else None
+        h = torch.nn.functional.conv1d(h, conv.weight[c:c + 1], bias, conv.stride, conv.padding, conv.dilation)
+        for _, m in tail[1:]:
+            if isinstance(m, nn.BatchNorm1d):
+                mean = m.running_mean[c:c + 1] if m.running_mean is not None else h.mean(dim=(0, 2))
+                var = m.running_var[c:c + 1] if m.running_var is not None else h.var(dim=(0, 2), unbiased=False)
+                h = (h - mean[None, :, None]) / torch.sqrt(var[None, :, None] + m.eps)
+                if m.affine:
+                    h = h * m.weight[c:c + 1][None, :, None] + m.bias[c:c + 1][None, :, None]
+        return h
 
     @torch.no_grad()
     def activations(self, X, batch_size: int = 4096) -> np.ndarray:
@@ -190,11 +219,18 @@ class Substructure:
             out.append(maps[call].flatten(1).float().cpu())
         return torch.cat(out).numpy()
 
+    def channel_activations(self, X: torch.Tensor, channel: int) -> torch.Tensor:
+        """``(N,)`` activations of one channel (no gradient)."""
+        with torch.no_grad():
+            act = self.run(X, channel=channel)[0]
+        return act[:, 0] if act.shape[1] == 1 and self.channels > 1 else act[:, channel]
+
     def gradient(self, X: torch.Tensor, channel: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(activation (N,), d activation / d X (N, 4, width))`` of one channel."""
         X = X.detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            act = self.run(X)[0][:, channel]
+            act = self.run(X, channel=channel)[0]
+            act = act[:, 0] if act.shape[1] == 1 and self.channels > 1 else act[:, channel]
             (grad,) = torch.autograd.grad(act.sum(), X)
         return act.detach(), grad
 
