@@ -12,6 +12,8 @@ than k, is not split further.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from wtko_captum.motifs.neurons.sampling import Samples
@@ -43,6 +45,7 @@ def demix(sub: Substructure, samples: Samples, *, groups: int = 1, min_size: int
         One cluster with every sample when the substructure has no max-pool.
     """
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     X = samples.onehot()
     pools = list(reversed(sub.pools))  # deepest first
@@ -55,7 +58,10 @@ def demix(sub: Substructure, samples: Samples, *, groups: int = 1, min_size: int
             return [index]
         maps = sub.pool_maps(X[index], pools[depth].call)
         km = KMeans(n_clusters=k, n_init=n_init, random_state=seed)
-        labels = km.fit_predict(maps, sample_weight=np.clip(samples.values[index], 1e-12, None))
+        with warnings.catch_warnings():
+            # fewer distinct feature maps than k (a neuron with fewer facets): empty clusters go
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            labels = km.fit_predict(maps, sample_weight=np.clip(samples.values[index], 1e-12, None))
         out = []
         for c in range(k):
             members = index[labels == c]

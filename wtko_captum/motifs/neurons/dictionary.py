@@ -5,8 +5,11 @@ with every other by Tomtom (memelite, through :mod:`wtko_captum.motifs.tomtom`);
 are the segments *plus* the motif database, so the p-values have a real null distribution
 (Tomtom's null comes from the target columns) and the q-values are per query over all
 targets. Greedily, from the most informative segment down: an unassigned segment opens a new
-dictionary entry, and every unassigned segment that matches it with ``q <= q`` (in either
-direction) joins it. The entry's matrix is its first (most informative) segment's.
+dictionary entry, and every unassigned segment that matches it with ``q <= q`` in both
+directions joins it. Both directions, because Tomtom aligns a short
+query inside a long target with a low p-value: one way only, a composite segment (two motifs
+1 bp apart read as one) would absorb each of its parts. The entry's matrix is its first (most
+informative) segment's.
 
 Each entry is then matched against the database (Tomtom, best target, its p and q).
 """
@@ -69,7 +72,7 @@ def build_dictionary(segments: dict[str, np.ndarray], database: dict[str, np.nda
     database : dict
         The motif database: the Tomtom background and the entries' matches.
     q : float
-        Tomtom q-value at or below which two segments are the same motif.
+        Tomtom q-value at or below which two segments are the same motif (both ways).
     neuron_of : callable, optional
         Segment key -> neuron id (for the ``n_neurons`` column); default: the key up to its
         last ``/``.
@@ -86,7 +89,7 @@ def build_dictionary(segments: dict[str, np.ndarray], database: dict[str, np.nda
     targets.update({k: v for k, v in database.items() if k not in targets})
     res = tomtom_arrays(segments, targets)
     qv = np.vstack([benjamini_hochberg(row) for row in res["p"]])[:, :len(keys)]
-    same = (qv <= q) | (qv.T <= q)
+    same = (qv <= q) & (qv.T <= q)
     order = np.argsort(-ic, kind="stable")
     entry_of = np.full(len(keys), -1)
     entries = []

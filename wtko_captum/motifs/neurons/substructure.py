@@ -13,8 +13,10 @@ Everything is measured on the model, never typed by the user:
 * the modules that run, in order, from forward hooks on a full-length input;
 * the receptive field ``[start, start + width)`` of one output position and the stride between
   neighbouring positions, from the support of the gradient of that position with respect to
-  the input (union over random one-hot inputs and all channels; max-pool routes gradient to
-  one input per window, the union over many inputs covers them all);
+  the input, on a structural copy of the model (:func:`structural_copy`: positive weights,
+  activations passed through, so no dead unit or zero weight hides a path), as a union over
+  random one-hot inputs and all channels (max-pool routes gradient to one input per window,
+  the union over many inputs covers them all);
 * the max-pool layers that feed the neuron, with the part of each pool's input that lies in
   the substructure (the gradient support again, with respect to the pool's input).
 
@@ -324,6 +326,39 @@ def _support(grad: torch.Tensor) -> np.ndarray:
     return torch.nonzero(grad.abs().sum(dim=tuple(range(grad.dim() - 1))) > 0).flatten().cpu().numpy()
 
 
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+               nn.Mish, nn.Softplus, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softsign,
+               nn.Tanhshrink, nn.LogSigmoid, nn.Threshold)
+
+
+def structural_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` whose gradients show which inputs *can* reach each unit.
+
+    Trained weights hide that: a dead ReLU, a zero weight or a filter that never fires on
+    random sequences gives no gradient where the unit still looks. In the copy every
+    parameter is positive (uniform 0.5-1.5 over the fan-in), batch normalisation is the identity map up to
+    that scale, and activation modules pass their input through, so a gradient is zero only
+    where no path exists (weights are divided by their fan-in so that the sigmoids and tanhs
+    inside an LSTM do not saturate). Max-pools still pass gradient to one input per window, so supports
+    are unions over many random inputs.
+    """
+    import copy
+
+    probe = copy.deepcopy(model).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in probe.parameters():
+            fan_in = int(np.prod(p.shape[1:])) if p.dim() > 1 else 1  # keeps bounded activations unsaturated
+            p.copy_((0.5 + torch.rand(p.shape, generator=g)).to(p.device, p.dtype) / fan_in)
+        for m in probe.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+            if isinstance(m, ACTIVATIONS):
+                m.register_forward_hook(lambda mod, args, out: args[0])
+    return probe
+
+
 def _probe(model, x, end_module, position: int, pools: bool = False):
     """Gradient supports of ``end_module``'s output at ``position``: on the input, and on every
     max-pool call's input (``None`` where the pool receives no gradient)."""
@@ -412,14 +447,18 @@ def analyse(model: nn.Module, layer: str, *, input_length: int | None = None, se
             break
 
     position = n_pos // 2
-    rf, pool_support = _probe(model, x, end_module, position, pools=True)
-    if not len(rf):
-        raise _refuse(layer, f"its position {position} does not depend on the input", model)
-    start, width = int(rf[0]), int(rf[-1] - rf[0] + 1)
+    probe = structural_copy(model, seed)
+    probe_end = dict(probe.named_modules())[[n for n, m in modules.items() if m is end_module][0]]
+    rf, pool_support = _probe(probe, x, probe_end, position, pools=True)
     mixer = _mixer(before)
+    if not len(rf):
+        why = f"it comes after {mixer}, which mixes every position" if mixer else \
+            f"its position {position} does not depend on the input"
+        raise _refuse(layer, why, model)
+    start, width = int(rf[0]), int(rf[-1] - rf[0] + 1)
     if n_pos > 1:
         other = position + 1 if position + 1 < n_pos else position - 1
-        rf2, _ = _probe(model, x, end_module, other)
+        rf2, _ = _probe(probe, x, probe_end, other)
         stride = abs(int(rf2[0]) - start) if len(rf2) else 0
         if stride == 0:
             why = f"it comes after {mixer}, which mixes every position" if mixer else \
