@@ -153,8 +153,8 @@ def test_planted_wtko_cnn_through_the_cli(tmp_path, wtko):
     assert set(rows) == {"conv1", "pool1", "conv2", "pool2"}
 
     out = tmp_path / "neurons"
-    wtko("neurons", model, "--layer", "conv2", "--population", "400", "--max-generations", "40",
-         "--samples", "4000", "--groups", "2", "--seed", "0", "-q", "-o", out)
+    wtko("neurons", model, "--layer", "conv2", "--population", "300", "--max-generations", "30",
+         "--samples", "3000", "--groups", "2", "--seed", "0", "--no-figures", "-q", "-o", out)
     # the first layer, analysed first to seed the second: each filter's k-mer, exactly
     l1 = pd.read_csv(out / "seeds" / "clusters.tsv", sep="\t")
     assert l1["consensus"].tolist() == KMERS
@@ -165,7 +165,7 @@ def test_planted_wtko_cnn_through_the_cli(tmp_path, wtko):
     assert meta["substructure"]["receptive_field"] == 29 and meta["seed_motifs"].startswith("layer conv1")
     clusters = pd.read_csv(out / "clusters.tsv", sep="\t")
     summary = pd.read_csv(out / "summary.tsv", sep="\t").set_index("neuron")
-    assert summary.loc["conv2.0", "method"] == "genetic" and summary.loc["conv2.0", "samples"] >= 300
+    assert summary.loc["conv2.0", "method"] == "genetic" and summary.loc["conv2.0", "samples"] >= 250
     # neuron 0: every cluster is k-mer 0 at window position 8 or 9, both shifts found
     starts = set()
     for cons in clusters.loc[clusters["neuron"] == "conv2.0", "consensus"]:
@@ -185,11 +185,12 @@ def test_planted_wtko_cnn_through_the_cli(tmp_path, wtko):
 
     # the same run from the saved first layer gives the same second layer
     again = tmp_path / "again"
-    wtko("neurons", model, "--layer", "conv2", "--population", "400", "--max-generations", "40",
-         "--samples", "4000", "--groups", "2", "--seed", "0", "-q", "--seed-motifs", out / "seeds",
+    wtko("neurons", model, "--layer", "conv2", "--population", "300", "--max-generations", "30",
+         "--samples", "3000", "--groups", "2", "--seed", "0", "-q", "--seed-motifs", out / "seeds",
          "--no-figures", "-o", again)
     pd.testing.assert_frame_equal(pd.read_csv(again / "clusters.tsv", sep="\t"), clusters)
-    assert not (again / "neurons" / "conv2.0.png").exists() and not (again / "seeds").exists()
+    assert not (again / "seeds").exists() and (again / "neurons" / "conv2.1.json").is_file()
+    assert not (again / "neurons" / "conv2.1.png").exists()
 
 
 def test_cli_errors_and_the_motif_finder(tmp_path, wtko):
