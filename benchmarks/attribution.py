@@ -1,5 +1,5 @@
 """Attribution speed: wtko-captum's methods next to the raw captum / tangermeme call doing the
-same computation, in the same run (issue 3 item 5). Not a test.
+same computation, in the same run. Not a test.
 
     .venv/bin/python benchmarks/attribution.py --n 512 [--threads 2] [--repeats 5] [--device cpu]
 

@@ -20,7 +20,7 @@ float32 attributions), indexed by row, so input memory is the same constant for 
 peak RSS shows the writer's own memory. Both writers compute projected and maxabs from the
 same (N, 4, L) chunks. Throughput counts the whole write including ``close()`` (index and zoom
 levels) and is computed from the process's CPU time (user + system), because on a shared
-machine wall time mostly measures the neighbours; wall time is printed too. Floor (issue 4): ours with overlap resolution >= 0.6 x bare throughput, flat memory.
+machine wall time mostly measures the neighbours; wall time is printed too. Floor: ours with overlap resolution >= 0.6 x bare throughput, flat memory.
 """
 from __future__ import annotations
 

@@ -24,6 +24,22 @@ WTKO_MANY = [sys.executable, "-c", (
     "    rc = main(c)\n"
     "    print(f'@@ wtko {c[0]} exit {rc}', flush=True)\n"
     "    if rc: sys.exit(rc)\n")]
+# `wtko` killed with SIGKILL at a chosen store write, from outside the library: argv[1] is
+# "after:K" (once K chunks are stored) or "mid:K" (chunk K written but not yet marked done)
+WTKO_KILLED = [sys.executable, "-c", (
+    "import os, signal, sys\n"
+    "from wtko_captum.core.store import AttributionStore\n"
+    "when, k = sys.argv[1].split(':'); k = int(k); calls = [0]\n"
+    "name = 'write' if when == 'after' else '_mark_done'\n"
+    "orig = getattr(AttributionStore, name)\n"
+    "def step(self, *a, **kw):\n"
+    "    if when == 'after': orig(self, *a, **kw)\n"
+    "    calls[0] += 1\n"
+    "    if calls[0] == k: os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    if when == 'mid': orig(self, *a, **kw)\n"
+    "setattr(AttributionStore, name, step)\n"
+    "from wtko_captum.cli import main\n"
+    "sys.exit(main(sys.argv[2:]))\n")]
 
 
 def make_model(length: int = 120, seed: int = 0):
@@ -114,18 +130,19 @@ def install_plugin(where: Path, dist: str = "wtko-tiny-plugin", module: str = "w
     return where
 
 
-def run_wtko(args, *, pythonpath=None, env_extra=None, check=True):
+def run_wtko(args, *, pythonpath=None, env_extra=None, check=True, kill_at=None):
     """Run the ``wtko`` CLI in a subprocess (so entry points are discovered afresh).
 
     ``args`` may hold several commands separated by ``"++"``; they run in one interpreter.
+    ``kill_at`` ("after:K" / "mid:K") kills the process at that attribution-store write.
     """
     env = dict(os.environ)
     paths = [str(p) for p in ([pythonpath] if pythonpath else [])] + [str(ROOT)]
     env["PYTHONPATH"] = os.pathsep.join(paths + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.setdefault("OMP_NUM_THREADS", "1")  # tiny models; threads only contend
     env.update(env_extra or {})
-    proc = subprocess.run((WTKO_MANY if "++" in args else WTKO) + [str(a) for a in args], capture_output=True, text=True, env=env,
-                          cwd=str(ROOT))
+    cmd = WTKO_KILLED + [kill_at] if kill_at else WTKO_MANY if "++" in args else WTKO
+    proc = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=env, cwd=str(ROOT))
     if check and proc.returncode != 0:
         raise AssertionError(f"wtko {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc

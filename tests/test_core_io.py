@@ -25,15 +25,16 @@ def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
 
 def test_atomic_dir_replaces_existing_only_on_success(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    with atomic_dir(out) as tmp:  # a directory this tool wrote: it carries the marker
+        (tmp / "old.txt").write_text("old")
     with pytest.raises(RuntimeError):
         with atomic_dir(out) as tmp:
             raise RuntimeError
     assert (out / "old.txt").read_text() == "old"
     with atomic_dir(out) as tmp:
         (tmp / "new.txt").write_text("new")
-    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [".wtko-output.json", "new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no parts or old copies left
 
 
 def test_atomic_path_keeps_old_file_on_failure(tmp_path):

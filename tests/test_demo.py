@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import binomtest
 
 from wtko_captum.cli import main
-from wtko_captum.pipeline.run import apply_overrides, load_config
+from wtko_captum.pipeline.config import apply_overrides, load_config
 from wtko_captum.core.errors import InputError
 
 

@@ -244,8 +244,8 @@ def test_cli_export_bigwig(tmp_path, data_dir):
     rc = main(["export", "bigwig", str(tmp_path / "attr"), str(tmp_path / "attr"), "--chrom-sizes",
                str(data_dir / "genomes/hg19.chrom.sizes"), "-o", str(out), "--overlap", "max-abs", "-q"])
     assert rc == 0
-    assert sorted(p.name for p in out.iterdir()) == ["saliency.maxabs.bw", "saliency.projected.bw",
-                                                     "saliency.tracks.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".wtko-output.json", "saliency.maxabs.bw",
+                                                     "saliency.projected.bw", "saliency.tracks.json"]
     bw = pyBigWig.open(str(out / "saliency.maxabs.bw"))
     assert bw.values("chr2", 5, 6)[0] == pytest.approx(np.abs(s.attr[0, :, 5]).max(), rel=1e-6)
     side = json.loads((out / "saliency.tracks.json").read_text())

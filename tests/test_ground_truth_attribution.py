@@ -1,4 +1,4 @@
-"""Ground truth for the attribution methods (issue 3, item 4): on the ``agentbind`` simulation
+"""Ground truth for the attribution methods: on the ``agentbind`` simulation
 (GATA1 at the centre of every sequence, 1-3 TAL1::TCF3 sites in positives only) and a model
 trained on it, every method's top-5% bases fall in the planted TAL1 sites far above chance;
 AgentBind's explainer metrics (wtko_captum.benchmark.explainers) per method.

@@ -1,4 +1,4 @@
-"""Ground truth for the motif stages (issue 5, item 8): on the ``two-motif`` simulation (WT:
+"""Ground truth for the motif stages: on the ``two-motif`` simulation (WT:
 KLF4 MA0039.4, KO: FOS::JUN MA0099.3) with its trained model, the whole chain from real
 attributions recovers both planted motifs:
 

@@ -1,4 +1,4 @@
-"""DeepLIFT / DeepLIFT-SHAP are exact on the WTKO-CNN with attention (issue 3 item 4).
+"""DeepLIFT / DeepLIFT-SHAP are exact on the WTKO-CNN with attention.
 
 Completeness: sum(attr * X) == f(x) - mean f(ref) to <= 1e-3 relative; a sequence's result does
 not depend on its batch; the engine equals captum's DeepLift and tangermeme's deep_lift_shap on

@@ -1,4 +1,4 @@
-"""Input x gradient, integrated gradients, Grad-CAM, guided Grad-CAM, attention (issue 3 item 4)."""
+"""Input x gradient, integrated gradients, Grad-CAM, guided Grad-CAM, attention."""
 import copy
 
 import pytest
@@ -26,6 +26,8 @@ def trained_tiny():
     """A tiny WTKO-CNN trained for 60 steps to call a planted 8-mer (outputs differ by O(1))."""
     from wtko_captum.models.wtko_cnn import WTKOCNN
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the trained weights must not depend on earlier tests' threads
     torch.manual_seed(0)
     model = WTKOCNN(input_length=120, n_filters=8, n_filters2=16, hidden=8)
     X = torch.from_numpy(random_onehot(256, 120, seed=20))
@@ -41,6 +43,7 @@ def trained_tiny():
         opt.zero_grad()
         loss.backward()
         opt.step()
+    torch.set_num_threads(threads)
     Xt = torch.from_numpy(random_onehot(8, 120, seed=21))
     Xt[::2, :, 50:58] = motif
     return model.eval(), Xt
@@ -48,20 +51,25 @@ def trained_tiny():
 
 @pytest.mark.parametrize("reference", ["zero", "shuffle"])
 def test_integrated_gradients_completeness(trained_tiny, reference):
-    """Completeness improves with steps: mean |delta| <= 1.5 % of mean |f(x) - f(b)| at 50
-    Gauss-Legendre steps (measured ~1.1 % on this ReLU model) and <= 0.5 % at 200."""
+    """Completeness improves with steps: mean |delta| <= 3 % of mean |f(x) - f(b)| at 50
+    Gauss-Legendre steps and <= 1 % at 200. Measured on this ReLU model over training seeds
+    0-3 and 1-2 threads: 0.3-2.3 % at 50 steps, 0.13-0.62 % at 200 (ReLU kinks make the
+    integrand piecewise smooth, so the error falls roughly as 1/steps, not exponentially)."""
     model, X = trained_tiny
     base = make_references(X, reference, n=1, random_state=0)[:, 0]
     with torch.no_grad():
         diff = model(X)[:, 1] - model(base)[:, 1]
     assert diff.abs().mean() > 0.5
-    for n_steps, bound in ((50, 0.015), (200, 0.005)):
+    errors = []
+    for n_steps, bound in ((50, 0.03), (200, 0.01)):
         deltas = []
         attr = integrated_gradients(model, X, target=1, n_steps=n_steps, reference=reference,
                                     random_state=0, deltas_out=deltas)
         err = (attr * X).sum((1, 2)) - diff
         torch.testing.assert_close(deltas[0], err, atol=1e-5, rtol=1e-4)
         assert err.abs().mean() <= bound * diff.abs().mean(), (n_steps, err, diff)
+        errors.append(err.abs().mean())
+    assert errors[1] < errors[0]
     # observed-base values equal captum's (x - b) * g summed per position
     from captum.attr import IntegratedGradients
 

@@ -1,4 +1,4 @@
-"""ISM equals brute-force single-base substitution scoring to 1e-4 (issue 3 item 4)."""
+"""ISM equals brute-force single-base substitution scoring to 1e-4."""
 import pytest
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""Saliency equals a hand-written autograd gradient of the target logit (issue 3 item 4)."""
+"""Saliency equals a hand-written autograd gradient of the target logit."""
 import numpy as np
 import torch
 

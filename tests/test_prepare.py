@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from wtko_captum.core.dataset import load_prepared, read_fasta_records
+from wtko_captum.core.errors import InputError
 from wtko_captum.preparation.peaks import TableOptions, read_diff_table, read_peaks, read_regions, sniff_format
 from wtko_captum.preparation.prepare import prepare
 
@@ -288,9 +289,12 @@ def test_tobias_annotated_peaks(tmp_path, synthetic_chr4):
     allp = read_peaks(src)
     assert len(allp) == 500 and allp[0].summit == (int(first[1]) + int(first[2])) // 2
     assert b[0].line == 2  # header line counted
+    # all on chr4: the default test chromosomes hold nothing, which is an error naming chr4
+    with pytest.raises(InputError, match="no region lies on the test chromosomes chr6,chr7.*regions are on chr4"):
+        prepare(tmp_path / "d", [tmp_path / "bcell.bed"], [tmp_path / "tcell.bed"], genome=synthetic_chr4)
     res = prepare(tmp_path / "d", [tmp_path / "bcell.bed"], [tmp_path / "tcell.bed"], genome=synthetic_chr4,
-                  class_names=("Tcell", "Bcell"), genome_build="hg38")
-    # all on chr4: no test chromosome; validation = round(0.1 * n) per class, then balanced
+                  class_names=("Tcell", "Bcell"), genome_build="hg38", test_chroms=())
+    # no test chromosome asked for; validation = round(0.1 * n) per class, then balanced
     assert res.counts() == {"train": {"Bcell": 85, "Tcell": 85}, "val": {"Bcell": 10, "Tcell": 10},
                             "test": {"Bcell": 0, "Tcell": 0}}
     assert load_prepared(tmp_path / "d").meta["genome_build"] == "hg38"

@@ -71,9 +71,9 @@ def test_unknown_chromosome_suggests_near_miss(tmp_path, capsys):
 def test_missing_genome_and_missing_input_fasta(tmp_path, capsys):
     wt, ko = bed_pair(tmp_path, GOOD)
     msg = run_cli(tmp_path, capsys, "--wt", wt, "--ko", ko, "--genome", tmp_path / "nope.fa")
-    assert "genome FASTA not found" in msg and "nope.fa" in msg
+    assert "genome file not found" in msg and "nope.fa" in msg
     msg = run_cli(tmp_path, capsys, "--wt", wt, "--ko", ko)
-    assert "need a genome FASTA" in msg and str(wt) in msg
+    assert "need a genome (FASTA or .2bit)" in msg and str(wt) in msg
     msg = run_cli(tmp_path, capsys, "--wt", tmp_path / "bound.fa", "--ko", ko, "--genome", GENOME)
     assert "input file not found" in msg and "bound.fa" in msg
 
@@ -95,7 +95,7 @@ def test_every_window_dropped(tmp_path, capsys):
     msg = run_cli(tmp_path, capsys, "--wt", wt, "--ko", ko, "--genome", GENOME, "--drop-edge", "--width", "600")
     assert "every window was dropped" in msg and "3 crosses_chrom_end" in msg
     # without --drop-edge the same input works (N-padded)
-    assert main(["prepare", "--wt", str(wt), "--ko", str(ko), "--genome", str(GENOME), "-q",
+    assert main(["prepare", "--wt", str(wt), "--ko", str(ko), "--genome", str(GENOME), "-q", "--test-chroms", "",
                  "-o", str(tmp_path / "padded")]) == 0
 
 
@@ -107,15 +107,15 @@ def test_duplicates_only_leave_a_class_empty(tmp_path, capsys):
     assert "class KO has no window left" in msg and "3 in_both_classes" in msg
 
 
-@pytest.mark.parametrize("content, line, expect", [
-    ([">chr1:100-200", "ACGT" * 25, ">not_a_locus", "ACGT"], 3, "not 'chrom:start-end'"),
-    ([">chr1:100-200", "ACGT" * 20], 1, "spans 100 bp but the sequence has 80"),
-    ([">chr1:100-104", "ACXT"], 2, "not a DNA letter"),
+@pytest.mark.parametrize("content, line, expect, strict", [
+    ([">chr1:100-200", "ACGT" * 20], 1, "spans 100 bp but the sequence has 80", True),
+    ([">chr1:100-104", "ACXT"], 2, "not a DNA letter", False),
+    ([">chr1:100-104", "ACGT", ">empty", ">chr1:200-204", "ACGT"], 3, "empty sequence", False),
 ])
-def test_bad_sequence_fasta(tmp_path, capsys, content, line, expect):
+def test_bad_sequence_fasta(tmp_path, capsys, content, line, expect, strict):
     fa = write_lines(tmp_path / "wt.txt", content)
     ko = write_lines(tmp_path / "ko.fa", [">chr2:0-4", "ACGT"])
-    msg = run_cli(tmp_path, capsys, "--wt", fa, "--ko", ko)
+    msg = run_cli(tmp_path, capsys, "--wt", fa, "--ko", ko, *(["--strict-coordinates"] if strict else []))
     assert f"{fa}:{line}:" in msg and expect in msg
 
 

@@ -55,7 +55,7 @@ def test_killed_run_resumes_and_equals_uninterrupted(tmp_path, tiny_plugin, kill
     out = tmp_path / "attr"
     args = ["attribute", model_path, data, "--method", "tiny", "--chunk-size", "4", "--seed", "7",
             "--target", "pred", "-o", out, "-q"]
-    proc = run_wtko(args, pythonpath=site, env_extra={"WTKO_DEBUG_KILL": kill}, check=False)
+    proc = run_wtko(args, pythonpath=site, kill_at=kill, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not (out / "tiny").exists()  # nothing exported that looks complete
     with AttributionStore.open(out / "tiny.h5", "r") as store:
@@ -76,7 +76,8 @@ def test_killed_run_resumes_and_equals_uninterrupted(tmp_path, tiny_plugin, kill
     # sanity: chunks were computed with their own seeds (not all the same noise)
     assert not np.array_equal(a.attr[:4], a.attr[4:8])
     # the export is the modisco pair + regions + meta
-    assert sorted(p.name for p in (out / "tiny").iterdir()) == ["X.npz", "attr.npz", "meta.json", "regions.bed"]
+    assert sorted(p.name for p in (out / "tiny").iterdir()) == [".wtko-output.json", "X.npz", "attr.npz",
+                                                               "meta.json", "regions.bed"]
 
 
 def test_rerun_of_a_complete_run_computes_nothing(tmp_path, tiny_plugin):

@@ -40,7 +40,7 @@ def tiny_data(tmp_path_factory):
 
 
 def test_two_motif_reaches_test_auroc(two_motif_run):
-    """The acceptance criterion of issue 2: test auROC >= 0.85 on a simulated two-motif set."""
+    """Training works on a planted problem: test auROC >= 0.85 on a simulated two-motif set."""
     data = load_prepared(two_motif_run["data"])
     model = load_model(two_motif_run["model"])
     test = evaluate_split(model, data.split("test"), torch.device("cpu"))

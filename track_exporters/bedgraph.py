@@ -15,12 +15,13 @@ from typing import Sequence
 
 import numpy as np
 
-from wtko_captum.core.atomic import atomic_path
+from wtko_captum.core.atomic import atomic_path, write_marker
 
 from wtko_captum.core.registry import exporter
 
-from track_exporters.bigwig import _sizes, plan_files, write_sidecar
-from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs
+from track_exporters.bigwig import _sizes, as_sets, plan_files, write_sidecar
+from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs,
+                                           sequence_coordinates, sequence_sizes)
 
 log = logging.getLogger("wtko_captum")
 
@@ -42,12 +43,20 @@ def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
                    buffer_size: int = DEFAULT_BUFFER, progress: bool = False) -> list[Path]:
     """Write per-base attribution bedGraphs, one per track, and a sidecar JSON; atomically.
 
-    Arguments as :func:`track_exporters.bigwig.write_bigwig`. Returns the bedGraph paths and
-    the sidecar last.
+    Arguments as :func:`track_exporters.bigwig.write_bigwig`. Windows of sequences without
+    genome coordinates are written in sequence coordinates (``name start end value``, the
+    sequence's own positions); when every window is, no chromosome sizes are needed. Returns
+    the bedGraph paths and the sidecar last.
     """
-    sizes, sizes_source = _sizes(chrom_sizes, genome)
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bedGraph")
+    sets = as_sets(attributions)
+    seq = sequence_coordinates(sets[0].regions)
+    if seq.all() and chrom_sizes is None and genome is None:
+        sizes, sizes_source = {}, "the sequences' own lengths (sequences without genome coordinates)"
+    else:
+        sizes, sizes_source = _sizes(chrom_sizes, genome)
+    sizes.update(sequence_sizes(sets[0].regions))
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bedGraph")
     names = list(files)
     n_bases = 0
     with contextlib.ExitStack() as stack:
@@ -65,6 +74,7 @@ def write_bedgraph(attributions, out, *, chrom_sizes=None, genome=None,
     # its own name: exporting both formats to one directory must not clobber the bigWig sidecar
     side = write_sidecar(Path(out_dir) / f"{prefix}.bedGraph.tracks.json", attributions, sets, files,
                          fmt="bedGraph", overlap=overlap, sizes_source=sizes_source, n_bases=n_bases)
+    write_marker(out_dir)
     log.info("wrote %d bedGraph track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value",
              len(files), ", ".join(names), out_dir, overlap, len(sets), n_bases)
     return list(files.values()) + [side]

@@ -18,11 +18,12 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from wtko_captum.core.atomic import atomic_path, write_text
+from wtko_captum.core.atomic import OutputError, atomic_path, output_dir, path_component, write_marker, write_text
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.registry import exporter
 
-from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs)
+from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs,
+                                           sequence_coordinates)
 
 log = logging.getLogger("wtko_captum")
 MANIFEST_FORMAT = "wtko_captum.tracks"
@@ -90,7 +91,10 @@ def plan_files(out_dir, attributions, tracks, prefix, ext: str):
     sets = as_sets(attributions)
     names = expand_tracks(tracks)
     _check_hypothetical(sets, names)
-    prefix = prefix or default_prefix(sets)
+    # the prefix (or the method name a file's metadata gives) becomes part of a file name:
+    # one component, never a path that leaves out_dir
+    prefix = path_component(prefix or default_prefix(sets), "prefix")
+    output_dir(out_dir, mark=False)  # marked once the files are written
     return sets, prefix, {t: Path(out_dir) / f"{prefix}.{t}.{ext}" for t in names}
 
 
@@ -142,34 +146,117 @@ def write_bigwig(attributions, out, *, chrom_sizes=None, genome=None,
     """
     import pyBigWig
 
-    sizes, sizes_source = _sizes(chrom_sizes, genome)
     out_dir = out
-    sets, prefix, files = plan_files(out_dir, attributions, tracks, prefix, "bw")
+    sets = as_sets(attributions)
+    only = genome_windows(sets)  # before anything is created: a set that cannot be written is refused
+    sizes, sizes_source = _sizes(chrom_sizes, genome)
+    sets, prefix, files = plan_files(out_dir, sets, tracks, prefix, "bw")
     names = list(files)
     header = [(c, int(n)) for c, n in sizes.items()]
     n_bases = 0
+    written: dict[str, int] = {"n": 0}
     with contextlib.ExitStack() as stack:
-        tmps = [stack.enter_context(atomic_path(p)) for p in files.values()]
+        tmps = [stack.enter_context(atomic_path(p, verify=lambda tmp, p=p: check_bigwig(tmp, p, header, written["n"])))
+                for p in files.values()]
         writers = []
-        try:
-            for tmp in tmps:
-                bw = pyBigWig.open(str(tmp), "w")
-                writers.append(bw)
-                bw.addHeader(header, maxZooms=int(max_zooms))
-            for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
-                                                  buffer_size=buffer_size, progress=progress):
-                for bw, row in zip(writers, values):
-                    bw.addEntries(chrom, start, values=row, span=1, step=1)
-                n_bases += values.shape[1]
-        finally:
-            for bw in writers:
-                bw.close()  # closing writes the index and zoom levels; the rename follows
+        # libBigWig reports a failed write only by printing to the C stderr (and pyBigWig then
+        # returns NULL without an exception): capture it, and turn it into one clear error
+        with c_stderr_captured() as captured:
+            try:
+                for tmp in tmps:
+                    bw = pyBigWig.open(str(tmp), "w")
+                    writers.append(bw)
+                    bw.addHeader(header, maxZooms=int(max_zooms))
+                for chrom, start, values in iter_runs(sets, sizes, names, overlap=overlap, chunk_size=chunk_size,
+                                                      buffer_size=buffer_size, progress=progress, only=only):
+                    for bw, row in zip(writers, values):
+                        bw.addEntries(chrom, start, values=row, span=1, step=1)
+                    n_bases += values.shape[1]
+            except (SystemError, RuntimeError) as exc:
+                raise OutputError(f"writing the bigWig failed (is the disk full?): {exc}", path=out_dir) from None
+            finally:
+                for bw in writers:
+                    bw.close()  # closing writes the index and zoom levels; verified, then renamed
+        if "error" in captured().lower():
+            raise OutputError("writing the bigWig failed (is the disk full?): "
+                              f"{captured().strip().splitlines()[0]}", path=out_dir)
+        written["n"] = n_bases
     side = write_sidecar(Path(out_dir) / f"{prefix}.tracks.json", attributions, sets, files, fmt="bigWig",
                          overlap=overlap, sizes_source=sizes_source, n_bases=n_bases)
+    write_marker(out_dir)
     log.info("wrote %d bigWig track(s) %s in %s: overlap=%s, %d set(s) averaged, %d bases with a value "
              "(N and off-chromosome bases are gaps); metadata in %s", len(files), ", ".join(names), out_dir,
              overlap, len(sets), n_bases, side.name)
     return list(files.values()) + [side]
+
+
+def genome_windows(sets):
+    """The windows a genome track can hold: None for all, else a bool mask leaving out those
+    in sequence coordinates (sequences without genome coordinates; warned). All of them in
+    sequence coordinates is an error saying why and what works instead."""
+    seq = sequence_coordinates(sets[0].regions)
+    if not seq.any():
+        return None
+    what = getattr(sets[0], "extra", {}).get("source") or getattr(sets[0], "method", "the attributions")
+    if seq.all():
+        raise InputError(f"{what}: its {len(seq)} windows are sequences without genome coordinates, and a bigWig "
+                         "needs genome positions; `wtko export bedgraph` writes their tracks in sequence "
+                         "coordinates (name 0 L)")
+    log.warning("warning: %d of %d windows have no genome coordinates: left out of the bigWigs "
+                "(`wtko export bedgraph` writes them in sequence coordinates)", int(seq.sum()), len(seq))
+    return ~seq
+
+
+@contextlib.contextmanager
+def c_stderr_captured():
+    """Redirect the process's file descriptor 2 (where C libraries print) to a temporary file
+    for the duration; yields a function returning what was printed."""
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        text = {"v": None}
+
+        def read() -> str:
+            if text["v"] is None:
+                sink.flush()
+                sink.seek(0)
+                text["v"] = sink.read()
+            return text["v"]
+        try:
+            yield read
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            read()
+
+
+def check_bigwig(tmp: Path, final: Path, header, n_bases: int) -> None:
+    """Reopen a written bigWig and check its chromosomes and covered bases against what was
+    written. libBigWig reports a failed write (a full disk) only by printing, and leaves a
+    truncated file; this keeps such a file from replacing a good one."""
+    import pyBigWig
+
+    try:
+        bw = pyBigWig.open(str(tmp))
+    except (RuntimeError, OSError):
+        bw = None
+    ok = bw is not None
+    if ok:
+        try:
+            ok = bw.chroms() == dict(header) and int(bw.header()["nBasesCovered"]) == int(n_bases)
+        except (RuntimeError, KeyError, TypeError):
+            ok = False
+        finally:
+            bw.close()
+    if not ok:
+        raise OutputError("the bigWig came out incomplete (is the disk full?); the file was left as it was",
+                          path=final)
 
 
 def _sizes(chrom_sizes, genome) -> tuple[dict[str, int], str]:

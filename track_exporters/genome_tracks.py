@@ -98,16 +98,37 @@ def check_sets(sets) -> None:
                                  f"{b[j]!r} vs {a[j]!r}); only sets over the same windows can be averaged")
 
 
-def sort_order(regions, sizes: dict[str, int], length: int) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
+def sequence_coordinates(regions) -> np.ndarray:
+    """``(N,)`` bool: windows in *sequence coordinates* (a sequence without genome coordinates,
+    ``coordinates == "sequence"`` in prepared data: ``chrom`` is the sequence's name)."""
+    if "coordinates" not in regions:
+        return np.zeros(len(regions), dtype=bool)
+    return regions["coordinates"].astype(str).to_numpy() == "sequence"
+
+
+def sequence_sizes(regions) -> dict[str, int]:
+    """``{sequence name: length}`` for windows in sequence coordinates: the given sequence's
+    length (``peak_end``, the end of the sequence in its own coordinates) when recorded, else
+    the window's end."""
+    rows = regions[sequence_coordinates(regions)]
+    ends = rows["peak_end"] if "peak_end" in rows else rows["end"]
+    return {str(c): int(e) for c, e in zip(rows["chrom"], ends)}
+
+
+def sort_order(regions, sizes: dict[str, int], length: int,
+               only: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[str, int, int]]]:
     """Rows sorted by (chromosome in ``sizes`` order, start, original row) and the slices
-    ``(chrom, lo, hi)`` of that order per chromosome. Checks chromosomes and window lengths."""
-    chroms = regions["chrom"].astype(str).to_numpy()
-    start = regions["start"].to_numpy(dtype=np.int64)
-    end = regions["end"].to_numpy(dtype=np.int64)
+    ``(chrom, lo, hi)`` of that order per chromosome, over the rows where ``only`` is True
+    (all when None). Checks chromosomes and window lengths."""
+    all_chroms = regions["chrom"].astype(str).to_numpy()
+    rows = np.arange(len(all_chroms)) if only is None else np.flatnonzero(only)
+    chroms = all_chroms[rows]
+    start = regions["start"].to_numpy(dtype=np.int64)[rows]
+    end = regions["end"].to_numpy(dtype=np.int64)[rows]
     bad = np.flatnonzero(end - start != length)
     if len(bad):
         j = int(bad[0])
-        raise InputError(f"region {j} {chroms[j]}:{start[j]}-{end[j]} is {end[j] - start[j]} bp but its "
+        raise InputError(f"region {int(rows[j])} {chroms[j]}:{start[j]}-{end[j]} is {end[j] - start[j]} bp but its "
                          f"sequence is {length} bp")
     rank = {c: i for i, c in enumerate(sizes)}
     uniq, inverse = np.unique(chroms, return_inverse=True)
@@ -116,13 +137,13 @@ def sort_order(regions, sizes: dict[str, int], length: int) -> tuple[np.ndarray,
             raise InputError(f"chromosome {c!r} of the regions is not in the chromosome sizes"
                              f"{near_miss(c, sizes)}")
     crank = np.array([rank[c] for c in uniq], dtype=np.int64)[inverse]
-    order = np.lexsort((np.arange(len(start)), start, crank))
+    order = rows[np.lexsort((np.arange(len(start)), start, crank))]
     groups = []
-    sorted_rank = crank[order]
+    sorted_rank = np.sort(crank)
     bounds = np.flatnonzero(np.diff(sorted_rank)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(order)]):
         if hi > lo:
-            groups.append((chroms[order[lo]], int(lo), int(hi)))
+            groups.append((all_chroms[order[lo]], int(lo), int(hi)))
     return order, groups
 
 
@@ -221,7 +242,7 @@ class _Buffer:
 
 def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: str = "mean",
               chunk_size: int = DEFAULT_CHUNK, buffer_size: int = DEFAULT_BUFFER,
-              progress: bool = False) -> Iterator[tuple[str, int, np.ndarray]]:
+              progress: bool = False, only: np.ndarray | None = None) -> Iterator[tuple[str, int, np.ndarray]]:
     """Yield ``(chrom, start, values (T, n) float64)`` runs of consecutive bases with a value.
 
     Parameters
@@ -237,6 +258,8 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
         Windows read per step (memory ~ chunk_size x 4 x L x 8 bytes per set).
     buffer_size : int
         Bases held in the merge buffer (memory ~ buffer_size x (T + 2) x 8 bytes).
+    only : (N,) bool, optional
+        Write only these windows (e.g. those with genome coordinates).
     """
     if overlap not in OVERLAP_RULES:
         raise InputError(f"unknown overlap rule {overlap!r}; choose from {', '.join(OVERLAP_RULES)}"
@@ -245,7 +268,7 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
     tracks = list(tracks)
     regions = sets[0].regions
     L = sets[0].X.shape[-1]
-    order, groups = sort_order(regions, sizes, L)
+    order, groups = sort_order(regions, sizes, L, only)
     starts = regions["start"].to_numpy(dtype=np.int64)
     names = regions["name"].astype(str).to_numpy()
     minus = regions["strand"].astype(str).to_numpy() == "-" if "strand" in regions else np.zeros(len(starts), bool)

@@ -92,16 +92,24 @@ def write_igv_session(tracks, out, *, genome: str, peaks=None, top: int = 20, fe
 
     Parameters
     ----------
-    tracks : a tracks directory or a list of track paths
-    out : the session path (``.xml``); coloured BED copies go to ``<out stem>.files/``
-    genome : IGV genome id (e.g. ``hg19``) or a FASTA path (indexed, ``.fai`` next to it)
-    peaks : BED-like file of regions to rank (default: the tracks' peaks BED, else the
-        bigWig's covered windows)
-    top : how many top-scoring regions to list as regions of interest (0 = none)
-    features : extra BED files (k-mers, seqlets, motif hits)
-    relative : write file paths relative to the session (default) instead of absolute
-    batch : also write an IGV batch script here that snapshots the top regions into
-        ``snapshot_dir`` (run it with ``igv -b``; headless: ``xvfb-run -a igv -b``)
+    tracks : path or list of paths
+        A tracks directory (bigWig + BED files, e.g. from ``wtko export bigwig``) or the files.
+    out : path
+        The session (``.xml``); coloured BED copies go to ``<out stem>.files/``.
+    genome : str
+        IGV genome id (hg19, mm10, ...) or a local FASTA path (indexed, ``.fai`` next to it)
+    peaks : path
+        BED-like file of the regions to rank (default: the tracks' own peaks BED, else the bigWig's covered windows)
+    top : int
+        how many top-scoring regions become regions of interest (0 = none)
+    features : list of paths
+        extra BED files of k-mers, seqlets or motif hits (coloured by name)
+    relative : bool
+        write file paths relative to the session (else absolute)
+    batch : path
+        also write an IGV batch script here that snapshots the top regions (run it with `igv -b`; headless: `xvfb-run -a igv -b`)
+    snapshot_dir : str
+        where the batch script writes its snapshots
 
     Returns
     -------
@@ -196,9 +204,9 @@ def _genome_ref(genome: str, ref) -> str:
         if not g.is_file():
             raise InputError("genome FASTA not found", path=g)
         if g.suffix.lower() in (".fa", ".fasta", ".fna") and not Path(f"{g}.fai").is_file():
-            from wtko_captum.core.genome import open_fasta
+            from wtko_captum.core.genome import open_genome
 
-            open_fasta(g)  # IGV needs the .fai next to the FASTA
+            open_genome(g)  # IGV needs the .fai next to the FASTA
         return ref(g)
     return str(genome)
 

@@ -26,6 +26,7 @@ from wtko_captum.core.dataset import PreparedData, load_prepared
 from wtko_captum.core.device import resolve_device
 from wtko_captum.core.errors import CheckpointError, InputError, PluginError, WtkoError
 from wtko_captum.core.export import export
+from wtko_captum.core.figures import new_figure, save_figure
 from wtko_captum.core.intervals import window_to_genome
 from wtko_captum.core.motif_db import DEFAULT_MOTIF_FILE, MotifSet, find_motif, load_motifs
 from wtko_captum.core.readers import read
@@ -37,6 +38,6 @@ __all__ = [
     "PreparedData", "WtkoError", "atomic_dir", "atomic_path", "attribute", "attribution_method", "batch_args",
     "batches", "build_model", "check_input", "check_target", "consensus", "decode", "export", "exporter",
     "find_motif", "get_registry", "load_model", "load_motifs", "load_prepared", "model_on", "motif_finder",
-    "one_hot", "read", "reader", "resolve_device", "reverse_complement", "reverse_complement_onehot",
-    "window_to_genome", "write_text",
+    "new_figure", "one_hot", "read", "reader", "resolve_device", "reverse_complement", "reverse_complement_onehot",
+    "save_figure", "window_to_genome", "write_text",
 ]

@@ -20,8 +20,10 @@ from wtko_captum.core.targets import (LogitDiff, check_output, class_names_of, d
 
 log = logging.getLogger("wtko_captum.attribute")
 
-#: keyword arguments the dispatcher itself passes to every method (when its signature takes them)
-CALL_KEYWORDS = ("target", "batch_size", "device", "random_state", "verbose")
+#: keyword arguments the dispatcher itself passes to every method (when its signature takes
+#: them). The seed goes to a method as ``seed``, or as ``random_state`` to one written in
+#: tangermeme's style.
+CALL_KEYWORDS = ("target", "batch_size", "device", "seed", "random_state", "verbose")
 
 
 def as_onehot_tensor(X, name: str = "X") -> torch.Tensor:
@@ -102,7 +104,19 @@ def accepted_options(func, options: dict) -> tuple[dict, list[str]]:
     return ok, [k for k in options if k not in params]
 
 
+def _seed_keyword(func) -> str:
+    """``seed``, or ``random_state`` for a method in tangermeme's style (or one taking only
+    ``**kwargs``)."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return "random_state"
+    return "seed" if "seed" in params else "random_state"
+
+
 def _call(func, model, X, target: int, common: dict, options: dict) -> torch.Tensor:
+    common = dict(common)
+    common.pop("random_state" if _seed_keyword(func) == "seed" else "seed")
     kwargs, _ = accepted_options(func, {"target": target, **common})
     out = func(model, X, None, **kwargs, **options)
     if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor):
@@ -118,8 +132,8 @@ def _call(func, model, X, target: int, common: dict, options: dict) -> torch.Ten
     return out.detach().to(device="cpu", dtype=torch.float32)
 
 
-def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, device="cpu",
-              random_state=None, rc_average: bool = False, verbose: bool = False,
+def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, device="auto",
+              seed=None, rc_average: bool = False, verbose: bool = False,
               **options) -> torch.Tensor:
     """Attribution scores of ``model`` for sequences ``X``.
 
@@ -131,13 +145,14 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
     X : tensor, array ``(N, 4, L)`` or list of equal-length DNA strings
         One-hot, alphabet A,C,G,T; N = all-zero column. ``(N, L, 4)`` is refused with a hint.
     method : str or callable
-        A registered method name (``wtko plugins list``) or a method function.
+        A registered method name (``wtko plugins``) or a method function.
     target : int, str
         Output index, class name (``"WT"``/``"KO"``), ``"pred"`` (each sequence's predicted
         class on the unmodified input) or ``"diff"`` (logit WT minus logit KO).
-    batch_size, device, random_state, verbose
-        Passed to the method. ``device`` is ``"cpu"``, ``"cuda"`` or ``"auto"``;
-        ``random_state`` seeds stochastic methods (same seed, same result).
+    batch_size, device, seed, verbose
+        Passed to the method. ``device`` is ``"auto"`` (CUDA when available), ``"cpu"`` or
+        ``"cuda"``; ``seed`` seeds stochastic methods (same seed, same result). ``random_state``
+        is a deprecated spelling of ``seed``.
     rc_average : bool
         Average each sequence's attributions with those of its reverse complement mapped back
         onto the forward strand (``"pred"`` keeps the forward strand's predicted class).
@@ -152,6 +167,11 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
     """
     from wtko_captum.core.device import resolve_device
 
+    if "random_state" in options:
+        from wtko_captum.core.deprecation import renamed_keywords
+
+        seed = renamed_keywords("attribute", {"random_state": options.pop("random_state")},
+                                {"random_state": "seed"})["seed"]
     dev = resolve_device(device)
     X = as_onehot_tensor(X)
     func = get_method(method)
@@ -167,7 +187,7 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
     param = next(iter(model.parameters()), None)
     home, was_training = (param.device if param is not None else None), model.training
     try:
-        return _attribute(model.eval().to(dev), X, func, target, dev, int(batch_size), random_state,
+        return _attribute(model.eval().to(dev), X, func, target, dev, int(batch_size), seed,
                           rc_average, verbose, options)
     finally:
         model.train(was_training)
@@ -175,7 +195,7 @@ def attribute(model, X, method="saliency", target=1, *, batch_size: int = 128, d
             model.to(home)
 
 
-def _attribute(model, X, func, target, dev, batch_size, random_state, rc_average, verbose, options):
+def _attribute(model, X, func, target, dev, batch_size, seed, rc_average, verbose, options):
     """:func:`attribute` after validation, with ``model`` in eval mode on ``dev``."""
     # One small forward pass checks the output shape before any expensive work.
     with torch.no_grad():
@@ -183,7 +203,7 @@ def _attribute(model, X, func, target, dev, batch_size, random_state, rc_average
     n_out = int(probe.shape[1])
     names = class_names_of(model, n_out)
 
-    common = dict(batch_size=batch_size, device=dev, random_state=random_state, verbose=verbose)
+    common = dict(batch_size=batch_size, device=dev, seed=seed, random_state=seed, verbose=verbose)
 
     def run(model_, X_, t):
         out = _call(func, model_, X_, t, common, options)

@@ -14,8 +14,7 @@ import hashlib
 import inspect
 import json
 import logging
-import os
-import signal
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,7 @@ from wtko_captum.core.errors import InputError
 
 log = logging.getLogger("wtko_captum.attribute")
 
-#: environment variable for crash tests: "after:K" kills the process (SIGKILL) once K chunks
-#: are stored in this process; "mid:K" kills it while chunk K is written but not yet marked done.
-DEBUG_KILL_ENV = "WTKO_DEBUG_KILL"
-
-
-_COMMON = {"target", "batch_size", "device", "random_state", "verbose", "deltas_out", "args"}
+_COMMON = {"target", "batch_size", "device", "seed", "random_state", "verbose", "deltas_out", "args"}
 
 
 def method_defaults(func) -> dict:
@@ -60,18 +54,6 @@ def data_fingerprint(X: np.ndarray, names) -> str:
     return h.hexdigest()[:16]
 
 
-def _debug_kill_hook():
-    spec = os.environ.get(DEBUG_KILL_ENV, "")
-    if not spec:
-        return None, None
-    when, _, k = spec.partition(":")
-    return when, int(k or 1)
-
-
-def _kill_now():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-
 def other_model_warning(out: Path, identity: str | None) -> list[str]:
     """Warn (and return the messages) when ``out`` holds attributions of another model."""
     msgs = []
@@ -92,7 +74,7 @@ def other_model_warning(out: Path, identity: str | None) -> list[str]:
 
 
 def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, split: str = "test",
-                       target="pred", batch_size: int = 128, device="cpu", seed: int | None = 0,
+                       target="pred", batch_size: int = 128, device="auto", seed: int | None = 0,
                        chunk_size: int = 256, rc_average: bool = False, options: dict | None = None,
                        method_options: dict | None = None, limit: int | None = None,
                        verbose: bool = False) -> dict:
@@ -107,7 +89,7 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     out : str or Path
         Output directory: ``out/<method>/`` AttributionSets plus ``out/<method>.h5`` stores.
     methods : list of str
-        Registered method names (``wtko plugins list``).
+        Registered method names (``wtko plugins``).
     split : str
         ``train``, ``val``, ``test`` or ``all``.
     target : int or str
@@ -128,109 +110,172 @@ def attribute_prepared(model_path, data_dir, out, methods=("saliency",), *, spli
     -------
     dict ``{method: Path of its AttributionSet directory}``.
     """
-    from wtko_captum.attribution.attribute import accepted_options, attribute, get_method, method_info
-    from wtko_captum.core.checkpoint import load_model
-    from wtko_captum.core.dataset import load_prepared
+    from wtko_captum.attribution.attribute import get_method
     from wtko_captum.core.device import resolve_device
-    from wtko_captum.core.store import open_or_create
-    from wtko_captum.core.targets import SPECIAL_TARGETS, class_names_of, predict_logits, resolve_class
 
-    dev = resolve_device(device)
-    out = Path(out)
-    data = load_prepared(data_dir)
-    part = data.split(split)
-    if len(part) == 0:
-        splits = sorted(set(data.regions["split"].astype(str))) if "split" in data.regions else []
-        raise InputError(f"split {split!r} has no sequences; splits present: {', '.join(splits) or 'none'}",
-                         path=data_dir)
-    if limit is not None:
-        part = part.subset(np.arange(len(part)) < int(limit))
-    if isinstance(model_path, torch.nn.Module):
-        model, model_src = model_path, getattr(model_path, "identity", None)
-    else:
-        model = load_model(model_path, input_length=part.width)
-        model_src = str(model_path)
-    model = model.eval().to(dev)
-    identity = getattr(model, "identity", None)
-    X = part.X.astype(np.float32)
-    n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
-    names = class_names_of(model, n_out) or list(part.class_names)
-    if not (isinstance(target, str) and target.lower() in SPECIAL_TARGETS):
-        target_index = resolve_class(target, names, n_out)
-    else:
-        target_index = None
-    fingerprint = data_fingerprint(X, part.regions["name"])
-    other_model_warning(out, identity)
     methods = [methods] if isinstance(methods, str) else list(methods)
     if not methods:
         raise InputError("no attribution method given")
     funcs = {m: get_method(m) for m in methods}  # unknown names fail before any work
-    kill_when, kill_k = _debug_kill_hook()
-    chunks_written = 0
+    run = _Run.setup(model_path, data_dir, split=split, limit=limit, target=target,
+                     dev=resolve_device(device), batch_size=batch_size, seed=seed, chunk_size=chunk_size,
+                     rc_average=rc_average)
+    from wtko_captum.core.atomic import check_free_space, output_dir, output_lock
 
-    written = {}
-    for name, func in funcs.items():
-        opts = {**(options or {}), **((method_options or {}).get(name, {}))}
-        opts = {k: v for k, v in opts.items() if v is not None}
-        used, dropped = accepted_options(func, opts)
+    out = Path(out)
+    with output_lock(out):
+        output_dir(out)
+        other_model_warning(out, run.identity)
+        # per method: the store's scores and the exported X.npz + attr.npz (float32 each)
+        per_method = 3 * run.X.nbytes + (16 << 20)
+        check_free_space(out, per_method * len(funcs), f"{len(funcs)} method(s) x {len(run.X)} sequences")
+        written = {}
+        for name, func in funcs.items():
+            opts = {**(options or {}), **((method_options or {}).get(name, {}))}
+            job = run.job(name, func, {k: v for k, v in opts.items() if v is not None})
+            written[name] = job.run(out, verbose)
+    return written
+
+
+@dataclass
+class _Run:
+    """What every method of one ``attribute_prepared`` call shares: the split, the model on its
+    device, the resolved target and the run options."""
+
+    X: np.ndarray
+    regions: pd.DataFrame
+    model: torch.nn.Module
+    model_src: str
+    class_names: list
+    n_out: int
+    target_index: int | None  # None for "pred" / "diff"
+    target_label: object
+    data: str
+    split: str
+    dev: torch.device
+    batch_size: int
+    seed: int | None
+    chunk_size: int
+    rc_average: bool
+
+    @property
+    def identity(self):
+        return getattr(self.model, "identity", None)
+
+    @classmethod
+    def setup(cls, model_path, data_dir, *, split, limit, target, dev, batch_size, seed, chunk_size,
+              rc_average) -> "_Run":
+        from wtko_captum.core.checkpoint import load_model
+        from wtko_captum.core.dataset import PreparedData, load_prepared
+        from wtko_captum.core.targets import SPECIAL_TARGETS, class_names_of, predict_logits, resolve_class
+
+        prepared = data_dir if isinstance(data_dir, PreparedData) else load_prepared(data_dir)
+        ckpt = None
+        if isinstance(model_path, torch.nn.Module):
+            model, model_src = model_path, getattr(model_path, "identity", None)
+        else:
+            model, ckpt = load_model(model_path, input_length=prepared.width, with_checkpoint=True)
+            model_src = str(model_path)
+        prepared = prepared.for_checkpoint(ckpt)  # a fold model explains its own held-out fold
+        part = prepared.split(split)
+        if len(part) == 0:
+            present = sorted(set(prepared.regions["split"].astype(str)))
+            raise InputError(f"split {split!r} has no sequences; splits present: {', '.join(present) or 'none'}",
+                             path=data_dir)
+        if limit is not None:
+            part = part.subset(np.arange(len(part)) < int(limit))
+        model = model.eval().to(dev)
+        X = part.X.astype(np.float32)
+        n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
+        names = class_names_of(model, n_out) or list(part.class_names)
+        special = isinstance(target, str) and target.lower() in SPECIAL_TARGETS
+        index = None if special else resolve_class(target, names, n_out)
+        return cls(X, _base_regions(part), model, model_src, names, n_out, index,
+                   target.lower() if special else index, str(data_dir), split, dev, int(batch_size), seed,
+                   int(chunk_size), bool(rc_average))
+
+    def job(self, name: str, func, options: dict) -> "_Job":
+        """One method's work: the options it takes, what its store must match to be resumed,
+        and the metadata its AttributionSet records."""
+        from wtko_captum.attribution.attribute import accepted_options, method_info
+
+        used, dropped = accepted_options(func, options)
         if dropped:
             log.info("%s: ignoring options it does not take: %s", name, ", ".join(dropped))
-        info = method_info(func)
-        # methods that report completeness (e.g. integrated gradients' convergence delta)
-        takes_deltas = "deltas_out" in inspect.signature(func).parameters
-        # effective options (the method's defaults included) so meta.json says exactly what ran and
-        # a store made with other defaults (another package version) is not resumed
-        params = {**method_defaults(func), **used, "rc_average": bool(rc_average), "seed": seed,
-                  "chunk_size": int(chunk_size)}
-        target_label = target.lower() if target_index is None else target_index
-        key = {"model_identity": identity or model_src, "method": name, "target": str(target_label),
-               "params": params, "data": fingerprint, "n": int(len(X)), "split": split,
-               "package_version": __version__}
-        meta = {"method": name, "hypothetical": bool(info.hypothetical), "target": target_label,
-                "target_name": (names[target_index] if target_index is not None and names else target_label),
-                "params": params, "model_identity": identity, "model": model_src,
-                "class_names": names, "data": str(data_dir), "split": split}
-        store_path = out / f"{name}.h5"
-        store, resumed = open_or_create(store_path, X, _base_regions(part), n_outputs=n_out,
-                                        chunk_size=chunk_size, meta=meta, key=key)
+        # effective options, the method's defaults included, so meta.json says exactly what ran
+        # and a store made under other defaults (another package version) is not resumed
+        params = {**method_defaults(func), **used, "rc_average": self.rc_average, "seed": self.seed,
+                  "chunk_size": self.chunk_size}
+        key = {"model_identity": self.identity or self.model_src, "method": name,
+               "target": str(self.target_label), "params": params,
+               "data": data_fingerprint(self.X, self.regions["name"]), "n": int(len(self.X)),
+               "split": self.split, "package_version": __version__}
+        target_name = (self.class_names[self.target_index] if self.target_index is not None and self.class_names
+                       else self.target_label)
+        meta = {"method": name, "hypothetical": bool(method_info(func).hypothetical), "target": self.target_label,
+                "target_name": target_name, "params": params, "model_identity": self.identity,
+                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split}
+        return _Job(self, name, func, used, key, meta)
+
+
+@dataclass
+class _Job:
+    run_: _Run
+    name: str
+    func: object
+    options: dict
+    key: dict
+    meta: dict = field(default_factory=dict)
+
+    def run(self, out: Path, verbose: bool) -> Path:
+        """Fill the method's store chunk by chunk (resuming where it stopped), then export it."""
+        from tqdm.auto import tqdm
+
+        from wtko_captum.core.atomic import path_component
+        from wtko_captum.core.store import open_or_create
+
+        r = self.run_
+        stem = path_component(self.name, "method name")
+        store, resumed = open_or_create(out / f"{stem}.h5", r.X, r.regions, n_outputs=r.n_out,
+                                        chunk_size=r.chunk_size, meta=self.meta, key=self.key)
         try:
             pending = store.pending()
-            log.info("%s: %d sequences, %d chunk(s) to compute%s", name, len(X), len(pending),
+            log.info("%s: %d sequences, %d chunk(s) to compute%s", self.name, len(r.X), len(pending),
                      " (resumed)" if resumed else "")
-            from tqdm.auto import tqdm
-
-            for ci, s, e in tqdm(pending, desc=f"attribute {name}", unit="chunk", disable=not verbose):
-                Xc = torch.from_numpy(store.X_rows(s, e))
-                logits = predict_logits(model, Xc, batch_size, dev)
-                # "pred": the predicted class of the unmodified input, per sequence
-                tgt = logits.argmax(1).numpy() if target_label == "pred" else target_label
-                deltas = [] if takes_deltas else None
-                extra_opts = {"deltas_out": deltas} if takes_deltas else {}
-                attr = attribute(model, Xc, func, tgt, batch_size=batch_size, device=dev,
-                                 random_state=chunk_seed(seed, ci), rc_average=rc_average,
-                                 verbose=False, **used, **extra_opts)
-                stats = None
-                if deltas:
-                    d = torch.cat([torch.as_tensor(x).flatten() for x in deltas]).abs()
-                    stats = {"delta_sum_abs": float(d.sum()), "delta_max_abs": float(d.max()),
-                             "delta_n": int(d.numel())}
-                hook = None
-                if kill_when == "mid" and chunks_written + 1 == kill_k:
-                    hook = _kill_now
-                store.write(s, attr.numpy(), logits.numpy(), _before_done=hook, stats=stats)
-                chunks_written += 1
-                if kill_when == "after" and chunks_written == kill_k:
-                    _kill_now()
-            written[name] = export_store(store, out / name)
+            for ci, s, e in tqdm(pending, desc=f"attribute {self.name}", unit="chunk", disable=not verbose):
+                attr, logits, stats = self.chunk(ci, store.X_rows(s, e))
+                store.write(s, attr, logits, stats=stats)
+            return export_store(store, out / stem)
         finally:
             store.close()
-    return written
+
+    def chunk(self, index: int, X: np.ndarray):
+        """Attributions, logits and (for methods that report it) convergence-delta statistics
+        of one chunk; its randomness depends only on the run seed and ``index``."""
+        from wtko_captum.attribution.attribute import attribute
+        from wtko_captum.core.targets import predict_logits
+
+        r = self.run_
+        Xc = torch.from_numpy(X)
+        logits = predict_logits(r.model, Xc, r.batch_size, r.dev)
+        # "pred": the predicted class of the unmodified input, per sequence
+        target = logits.argmax(1).numpy() if r.target_label == "pred" else r.target_label
+        deltas = [] if "deltas_out" in inspect.signature(self.func).parameters else None
+        extra = {"deltas_out": deltas} if deltas is not None else {}
+        attr = attribute(r.model, Xc, self.func, target, batch_size=r.batch_size, device=r.dev,
+                         seed=chunk_seed(r.seed, index), rc_average=r.rc_average, verbose=False,
+                         **self.options, **extra)
+        stats = None
+        if deltas:
+            d = torch.cat([torch.as_tensor(x).flatten() for x in deltas]).abs()
+            stats = {"delta_sum_abs": float(d.sum()), "delta_max_abs": float(d.max()), "delta_n": int(d.numel())}
+        return attr.numpy(), logits.numpy(), stats
 
 
 def _base_regions(part) -> pd.DataFrame:
     """The regions a store keeps per row (the prepared table's useful columns)."""
     keep = [c for c in ("chrom", "start", "end", "name", "label", "class", "split", "summit",
-                        "peak_start", "peak_end") if c in part.regions]
+                        "peak_start", "peak_end", "coordinates", "fold") if c in part.regions]
     regions = part.regions[keep].copy()
     regions["strand"] = "+"
     return regions

@@ -1,4 +1,4 @@
-"""AgentBind's benchmark of explainers on sequences with planted motifs (SEEDS.md section 2).
+"""AgentBind's benchmark of explainers on sequences with planted motifs (the AgentBind paper).
 
 Given one importance score per base and the bases of the embedded (planted) motifs, the
 metrics of AgentBind's simulation benchmark:

@@ -39,6 +39,13 @@ typical run:
 `wtko COMMAND --help` explains each command's inputs, outputs and defaults."""
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage error is one line (what is wrong, where to read more) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _load_commands():
     """``[(name, module or None, error or None)]`` for every registered command."""
     from wtko_captum.core.registry import get_registry
@@ -72,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     from wtko_captum.cli.options import HelpFormatter
 
     commands = _load_commands()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="wtko",
         description="Explain DNA-sequence CNNs that tell WT-specific from KO-specific peaks, "
         "and put the explanations in genome browsers (bigWig, IGV, pyGenomeTracks) and the "
@@ -81,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"wtko-captum {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, mod, err in commands:
         if mod is None:
             p = sub.add_parser(name, description=err, formatter_class=HelpFormatter)
@@ -130,6 +137,33 @@ def _missing_command(argv) -> str | None:
     return get_registry().unknown_message("commands", first)
 
 
+def _input_paths(args) -> list:
+    """Every argument value naming an existing file or directory, except the output: what an
+    output must never replace."""
+    from pathlib import Path
+
+    found = []
+    for key, value in vars(args).items():
+        if key in ("out", "_extra") or key.startswith("_"):
+            continue
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, (str, Path)) and str(v) and Path(v).exists():
+                found.append(Path(v))
+    return found
+
+
+def _run(args) -> int:
+    """The command under its output rules: its inputs protected, its -o locked."""
+    import contextlib
+
+    from wtko_captum.core.atomic import command_context, output_lock
+
+    out = getattr(args, "out", None)
+    with command_context(command=args.command, inputs=_input_paths(args), force=getattr(args, "force", False)):
+        with output_lock(out, wait=getattr(args, "wait", False)) if out else contextlib.nullcontext():
+            return int(args._run(args) or 0)
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     missing = _missing_command(argv)
@@ -150,9 +184,13 @@ def main(argv=None) -> int:
         return 1
     _setup_logging(args)
     try:
-        return int(args._run(args) or 0)
+        return _run(args)
     except WtkoError as exc:
         print(f"wtko {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the disk or the file system refused a write: one line, nothing half-written
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"wtko {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"wtko {args.command}: interrupted", file=sys.stderr)

@@ -1,7 +1,7 @@
 """wtko attribute: attribution scores for a prepared split, one AttributionSet per method."""
 from __future__ import annotations
 
-from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_seed, split_list
+from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_seed, add_split, positive_int, split_list
 
 HELP = "explain a trained model: attribution scores per base for a data split (saliency, DeepLIFT-SHAP, ISM, ...)"
 STAGE = "explain"
@@ -15,7 +15,7 @@ prepared-data directory, with one or more methods, and write one AttributionSet 
   OUT/<method>.h5           the chunked store the run streams into (kept for resuming)
 
 An interrupted run resumes where it stopped when re-run with the same arguments; the result
-equals an uninterrupted run. `wtko plugins list` shows the installed methods.
+equals an uninterrupted run. `wtko plugins` shows the installed methods.
 
 Targets: a class name (WT, KO) or index, `pred` (each sequence's predicted class, the WTKO
 paper's choice) or `diff` (logit WT minus logit KO).
@@ -30,14 +30,14 @@ def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory written by `wtko prepare`")
     add_out(p, "output directory")
-    p.add_argument("--split", default="test", help="train, val, test or all (default: test)")
+    add_split(p)
     p.add_argument("--method", default="saliency",
-                   help="comma-separated methods (default: saliency); see `wtko plugins list`")
+                   help="comma-separated methods (default: saliency); see `wtko plugins`")
     p.add_argument("--target", default="pred",
                    help="class name (WT, KO), class index, pred or diff (default: pred)")
     g = p.add_argument_group("method options (each method uses those it takes)")
-    g.add_argument("--n-shuffles", type=int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
-    g.add_argument("--n-steps", type=int, help="integration steps (integrated_gradients)")
+    g.add_argument("--n-shuffles", type=positive_int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
+    g.add_argument("--n-steps", type=positive_int, help="integration steps (integrated_gradients)")
     g.add_argument("--reference", help="reference/baseline: zero or shuffle (deeplift, integrated_gradients)")
     g.add_argument("--layer", help="layer name for layer methods (grad_cam; default: the first conv)")
     g.add_argument("--backend", help="implementation where a method has several (e.g. captum, tangermeme)")
@@ -46,9 +46,9 @@ def add_arguments(p):
     add_batch_size(p)
     add_device(p)
     add_seed(p)
-    p.add_argument("--chunk-size", type=int, default=256,
+    p.add_argument("--chunk-size", type=positive_int, default=256,
                    help="sequences per stored chunk, the unit a resumed run restarts from (default: 256)")
-    p.add_argument("--limit", type=int, help="only the first N sequences of the split")
+    p.add_argument("--limit", type=positive_int, help="only the first N sequences of the split")
 
 
 def run(args) -> int:

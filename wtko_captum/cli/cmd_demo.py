@@ -19,7 +19,9 @@ examples:
 
 
 def add_arguments(p):
-    p.add_argument("-o", "--out", default="wtko_demo", help="output directory (default: wtko_demo)")
+    from wtko_captum.cli.options import add_out
+
+    add_out(p, "output directory", default="wtko_demo")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="STAGE.KEY=VALUE",
                    help="override a config value, e.g. train.epochs=3 (repeatable)")
     p.add_argument("--stages", help="comma-separated subset of stages to run (default: all)")

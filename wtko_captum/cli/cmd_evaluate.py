@@ -20,13 +20,12 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import add_batch_size, add_device, add_out
+    from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_split
 
     p.add_argument("model", help="checkpoint from `wtko train` (model.pt)")
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     add_out(p, "output directory (replaced if it exists)")
-    p.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
-                   help="which regions to score (default: test)")
+    add_split(p)
     add_batch_size(p, default=256)
     add_device(p)
 

@@ -44,7 +44,7 @@ def add_arguments(p):
     from wtko_captum.core.export import exporter_info, exporter_options
     from wtko_captum.core.registry import get_registry
 
-    sub = p.add_subparsers(dest="exporter", metavar="NAME", required=True)
+    sub = p.add_subparsers(dest="exporter", metavar="NAME", required=True, parser_class=type(p))
     reg = get_registry()
     for name in reg.names("exporters"):
         try:

@@ -28,7 +28,7 @@ example:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, nonneg_int, positive_int
+    from wtko_captum.cli.options import add_motif_db, add_out, add_seed, bounded, nonneg_int, positive_int
 
     p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
     add_out(p, "output directory")
@@ -43,7 +43,7 @@ def add_arguments(p):
     g = p.add_argument_group("clustering")
     cut = g.add_mutually_exclusive_group()
     cut.add_argument("--clusters", type=positive_int, default=None, help="number of clusters (default: 10)")
-    cut.add_argument("--distance-threshold", type=float, default=None,
+    cut.add_argument("--distance-threshold", type=bounded(float, 0, 1, lo_open=True), default=None,
                      help="cut the tree at this cosine distance instead (fraction of mismatched positions)")
     g.add_argument("--no-align", action="store_true",
                    help="build matrices from the k-mers as cut (the paper) instead of aligning them "

@@ -39,7 +39,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     from wtko_captum.pipeline.demo import summarise
-    from wtko_captum.pipeline.run import apply_overrides, load_config, run as run_pipeline
+    from wtko_captum.pipeline.config import apply_overrides, load_config
+    from wtko_captum.pipeline.run import run as run_pipeline
     from wtko_captum.cli.options import split_list
 
     cfg = apply_overrides(load_config(args.config), args.overrides)

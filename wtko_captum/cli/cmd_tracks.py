@@ -33,7 +33,7 @@ examples:
 def add_arguments(p):
     from wtko_captum.cli.options import add_out, positive_int
 
-    sub = p.add_subparsers(dest="what", metavar="{ini,igv}", required=True)
+    sub = p.add_subparsers(dest="what", metavar="{ini,igv}", required=True, parser_class=type(p))
     ini = sub.add_parser("ini", help="pyGenomeTracks tracks.ini (stock track types)")
     igv = sub.add_parser("igv", help="IGV session XML (+ optional batch script)")
     for q in (ini, igv):

@@ -24,12 +24,13 @@ examples:
   wtko train data/ -o model/ --seeds 5 --rc-augment      # five seeded runs (filter analysis)
   wtko train data/ -o model/ --model-option batchnorm=false   # the authors' released code
   wtko train data/ -o model/ --model my_pkg.nets:build         # a model that is not a plugin
+  wtko train data/ -o model_f2/ --fold 2      # data from `wtko prepare --folds K`: fold 2 held out
 """
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import (add_batch_size, add_device, add_option, add_out, nonneg_float,
-                                         positive_float, positive_int)
+    from wtko_captum.cli.options import (add_batch_size, add_device, add_option, add_out, bounded, nonneg_int,
+                                         positive_int)
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     add_out(p, "output directory (replaced if it exists)")
@@ -45,10 +46,15 @@ def add_arguments(p):
     add_batch_size(p, default=64)
     p.add_argument("--accumulation", type=positive_int, default=4,
                    help="batches per optimiser step (gradient accumulation, default: 4)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default: 1e-3)")
-    p.add_argument("--weight-decay", type=nonneg_float, default=1e-4, help="Adam weight decay (default: 1e-4)")
+    p.add_argument("--lr", type=bounded(float, 0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate, in (0, 10] (default: 1e-3)")
+    p.add_argument("--weight-decay", type=bounded(float, 0, 1), default=1e-4,
+                   help="Adam weight decay, in [0, 1] (default: 1e-4)")
     p.add_argument("--seeds", default="1", metavar="K|S1,S2,..",
                    help="a number K of seeded runs (seeds 0..K-1) or an explicit comma list (default: 1 run, seed 0)")
+    p.add_argument("--fold", type=nonneg_int, default=None, metavar="I",
+                   help="with data from `wtko prepare --folds K`: test on fold I, validate on fold I+1, train on "
+                        "the rest (recorded in the checkpoint; evaluate and attribute follow it)")
     p.add_argument("--rc-augment", action="store_true",
                    help="reverse-complement each training sequence with probability 0.5 per epoch")
     p.add_argument("--no-batchnorm", action="store_true", help=__import__("argparse").SUPPRESS)
@@ -87,6 +93,6 @@ def run(args) -> int:
     path = train(args.data, args.out, model=args.model, epochs=args.epochs, patience=args.patience,
                  batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                  accumulation=args.accumulation, rc_augment=args.rc_augment, seeds=parse_seeds(args.seeds),
-                 device=args.device, model_options=config, verbose=not args.quiet)
+                 device=args.device, model_options=config, fold=args.fold, verbose=not args.quiet)
     logging.getLogger("wtko_captum").info("checkpoint: %s", path)
     return 0

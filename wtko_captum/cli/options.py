@@ -102,9 +102,17 @@ def add_option(p, *names, old=(), **kw):
 
 
 # ---- the shared options ------------------------------------------------------------------------
-def add_out(p, help: str = "output directory", *, required: bool = True, old=("--output",)):
-    """``-o/--out``: where a command writes (its help says whether a file or a directory)."""
-    add_option(p, "-o", "--out", old=old, dest="out", required=required, help=help)
+def add_out(p, help: str = "output directory", *, required: bool = True, default=None, old=("--output",)):
+    """``-o/--out``: where a command writes (its help says whether a file or a directory), and
+    the two flags that govern an existing output: ``--force`` and ``--wait``."""
+    add_option(p, "-o", "--out", old=old, dest="out", required=required and default is None, default=default,
+               help=help + (f" (default: {default})" if default is not None else ""))
+    g = p.add_argument_group("existing outputs")
+    g.add_argument("--force", action="store_true",
+                   help="replace or write into an -o directory that another program wrote (never one that "
+                        "holds an input of this command)")
+    g.add_argument("--wait", action="store_true",
+                   help="if another wtko process is writing the same -o, wait for it instead of stopping")
 
 
 def add_seed(p, default: int = 0):
@@ -196,14 +204,17 @@ def add_signature_options(p, func, skip=(), group_title: str | None = None) -> l
         if name in skip or prm.kind not in (prm.KEYWORD_ONLY, prm.POSITIONAL_OR_KEYWORD):
             continue
         default = prm.default
-        if default is inspect.Parameter.empty:
-            continue
         flag = "--" + name.replace("_", "-")
         text = helps.get(name, "")
         ann = prm.annotation
         ann = ann if isinstance(ann, str) else getattr(ann, "__name__", "")
         declared = kinds.get(re.split(r"[\s|\[,]", ann.strip())[0]) if ann else None
-        if default is None and declared in (int, float):
+        if default is inspect.Parameter.empty:
+            if prm.kind is not prm.KEYWORD_ONLY:
+                continue  # a positional input, not an option
+            g.add_argument(flag, dest=name, required=True, type=bounded(declared) if declared in (int, float) else None,
+                           help=f"{text} (required)".strip())
+        elif default is None and declared in (int, float):
             g.add_argument(flag, dest=name, type=bounded(declared), default=None, help=text or None)
         elif isinstance(default, bool):
             g.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default,

@@ -89,7 +89,9 @@ def resolve_factory(name: str, *, trusted_spec: str | None = None):
         if not is_import_spec(name):
             raise
     else:
-        return reg.get("models", name)
+        factory = reg.get("models", name)
+        check_model_class(factory, reg.entry("models", name))
+        return factory
     if trusted_spec != name:
         raise CheckpointError(f"the model is code outside the registry, {name!r}: it is imported only when "
                               f"you name it yourself (--model {name})")

@@ -15,6 +15,10 @@ Layout (every file plain text, readable without us)::
                     peak_start, peak_end the original peak interval (or the given sequence's)
                     pad_left, pad_right  N bases added outside the chromosome / given sequence
                     source, line         input file and 1-based line the region came from
+                    coordinates          genome, or sequence for a sequence without genome
+                                         coordinates: chrom is then the sequence's name and
+                                         position i is base start + i of that sequence
+                    fold                 (with prepare --folds K) the fold, 0..K-1
     sequences.fa    the window sequences (exactly ``width`` letters each; N where unknown)
     meta.json       {"format": "wtko_captum.prepared", "width", "class_names", "genome",
                      "genome_build", "class_weights", "params", ...}
@@ -35,7 +39,16 @@ from wtko_captum.core.sequence import one_hot
 
 PREPARED_FORMAT = "wtko_captum.prepared"
 REGION_COLUMNS = ["chrom", "start", "end", "name", "label", "class", "split", "summit",
-                  "peak_start", "peak_end", "pad_left", "pad_right", "source", "line"]
+                  "peak_start", "peak_end", "pad_left", "pad_right", "source", "line", "coordinates"]
+
+
+def fold_splits(folds, k: int, fold: int) -> list[str]:
+    """The split of each row when fold ``fold`` of ``k`` is held out: that fold is test,
+    fold ``(fold + 1) % k`` validation, every other fold training."""
+    if not 0 <= int(fold) < int(k):
+        raise InputError(f"fold must be in 0..{int(k) - 1}", value=str(fold))
+    val = (int(fold) + 1) % int(k)
+    return ["test" if f == fold else "val" if f == val else "train" for f in folds]
 
 
 def read_fasta_records(path) -> list[tuple[str, str]]:
@@ -93,6 +106,34 @@ class PreparedData:
         mask = np.asarray(mask)
         return PreparedData(self.regions[mask].reset_index(drop=True), self.X[mask], self.meta, self.path)
 
+    @property
+    def n_folds(self) -> int | None:
+        """K when ``prepare --folds K`` made the data, else None."""
+        folds = self.meta.get("folds")
+        return int(folds["k"]) if folds else None
+
+    def with_fold(self, fold: int | None) -> "PreparedData":
+        """The same data with fold ``fold`` held out (splits from :func:`fold_splits`);
+        ``None`` keeps the splits as written (fold 0 held out when the data has folds)."""
+        if fold is None:
+            return self
+        if not self.n_folds or "fold" not in self.regions:
+            raise InputError("the data has no folds (run `wtko prepare --folds K`)", path=self.path)
+        regions = self.regions.copy()
+        regions["split"] = fold_splits(regions["fold"].astype(int).tolist(), self.n_folds, int(fold))
+        return PreparedData(regions, self.X, {**self.meta, "fold": int(fold)}, self.path)
+
+    def for_checkpoint(self, ckpt: dict | None) -> "PreparedData":
+        """The splits a checkpoint was trained under: its fold held out when it was trained with
+        ``train --fold`` on data with folds, else the data as they are."""
+        fold = ((ckpt or {}).get("training") or {}).get("data", {}).get("fold")
+        return self.with_fold(fold) if fold is not None and self.n_folds else self
+
+    @property
+    def fold(self) -> int | None:
+        """The fold held out by :meth:`with_fold`, else None."""
+        return self.meta.get("fold")
+
     def split(self, name: str) -> "PreparedData":
         """Only the rows of split ``name`` (train, val, test)."""
         if name == "all":
@@ -110,7 +151,9 @@ def load_prepared(path) -> PreparedData:
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != PREPARED_FORMAT:
         raise InputError(f"meta.json is not a {PREPARED_FORMAT} file", path=meta_path)
-    regions = pd.read_csv(path / "regions.tsv", sep="\t", dtype={"chrom": str})
+    regions = pd.read_csv(path / "regions.tsv", sep="\t", dtype={"chrom": str, "name": str})
+    if "coordinates" not in regions:  # written before sequences without coordinates existed
+        regions["coordinates"] = "genome"
     records = read_fasta_records(path / "sequences.fa")
     if len(records) != len(regions):
         raise InputError(f"{len(records)} sequences but {len(regions)} regions", path=path / "sequences.fa")

@@ -268,6 +268,7 @@ class Registry:
         for kind, by_name in self._entries.items():
             for name, es in by_name.items():
                 if len(es) > 1:
+                    es = sorted(es, key=lambda e: (not e.ours, e.source))
                     winner = self._plain_winner(es)
                     quals = ", ".join(e.qualified for e in es)
                     how = (f"{name!r} means {winner.qualified}; use the qualified name for the others"
@@ -293,6 +294,7 @@ class Registry:
         if es:
             winner = self._plain_winner(es)
             if winner is None:
+                es = sorted(es, key=lambda e: e.source)
                 raise PluginError(f"{SINGULAR[kind]} {name!r} is provided by several packages: "
                                   f"{', '.join(e.qualified for e in es)}; choose one by its qualified name")
             return winner
@@ -320,10 +322,6 @@ class Registry:
                 f"{SINGULAR[kind]} {name!r} from {entry.source} ({entry.target_name}) failed to "
                 f"import: {type(exc).__name__}: {exc}"
             ) from exc
-        if kind == "models":
-            from wtko_captum.core.architecture import check_model_class
-
-            check_model_class(obj, entry)
         return obj
 
 

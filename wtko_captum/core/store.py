@@ -152,12 +152,18 @@ class AttributionStore:
         return self.h5["X"][start:end]
 
     def write(self, start: int, attr: np.ndarray, logits: np.ndarray | None = None,
-              _before_done=None, stats: dict | None = None) -> None:
-        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again.
+              stats: dict | None = None) -> None:
+        """Write rows ``start:start+len(attr)``, flush, then mark them done and flush again,
+        so a process killed between the two steps leaves the rows not done (recomputed on
+        resume), never marked done with scores missing.
 
         ``stats``: a JSON-able summary of these rows (e.g. convergence deltas), kept under
         the key ``str(start)`` in :meth:`chunk_stats`.
         """
+        self._write_rows(start, attr, logits, stats)
+        self._mark_done(start, start + len(attr))
+
+    def _write_rows(self, start, attr, logits, stats) -> None:
         end = start + len(attr)
         self.h5["attr"][start:end] = np.asarray(attr, dtype=np.float32)
         if logits is not None:
@@ -167,8 +173,8 @@ class AttributionStore:
             all_stats[str(start)] = stats
             self.h5.attrs["chunk_stats"] = _json(all_stats)
         self.h5.flush()
-        if _before_done is not None:  # debug hook for crash tests
-            _before_done()
+
+    def _mark_done(self, start: int, end: int) -> None:
         self.h5["done"][start:end] = True
         self.h5.flush()
 
@@ -252,9 +258,11 @@ def open_or_create(path, X: np.ndarray, regions: pd.DataFrame, *, n_outputs: int
                    meta: dict, key: dict) -> tuple[AttributionStore, bool]:
     """Resume the store at ``path`` if it was made for the same ``key``; else start a new one.
 
-    Returns ``(store, resumed)``. A store that is unreadable (e.g. killed mid-write) or made
-    for other inputs (another model, method, target, options, data or chunk size) is
-    replaced, with a log message saying why.
+    Returns ``(store, resumed)``. A store that is damaged (not an HDF5 file we wrote, e.g. a
+    process killed while creating it) or made for other inputs (another model, method, target,
+    options, data or chunk size) is replaced, with a log message saying why. A store that
+    cannot be opened because another process has it open is an error: it is never taken for
+    damage and deleted.
     """
     path = Path(path)
     if path.exists():
@@ -262,6 +270,9 @@ def open_or_create(path, X: np.ndarray, regions: pd.DataFrame, *, n_outputs: int
         try:
             store = AttributionStore.open(path)
         except InputError as exc:
+            if "lock" in str(exc).lower() or "temporarily unavailable" in str(exc).lower():
+                raise InputError("the attribution store is open in another process (another wtko attribute "
+                                 "on the same -o?): wait for it to finish", path=path) from None
             reason = f"unreadable ({exc})"
         else:
             try:

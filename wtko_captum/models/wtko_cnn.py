@@ -1,4 +1,4 @@
-"""The WTKO-CNN (SEEDS.md section 1): two conv blocks, attention pooling, two dense layers.
+"""The WTKO-CNN (the WT-vs-KO ATAC-seq paper's model): two conv blocks, attention pooling, two dense layers.
 
 Every activation is its own module instance (none reused, nothing functional in ``forward``)
 because attribution hooks (DeepLIFT rules, Grad-CAM) attach to modules.

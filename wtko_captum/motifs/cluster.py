@@ -554,12 +554,10 @@ def write_clusters(result: ClusterResult, kmers, outdir, *, logos: bool = True, 
     """Write ``clusters.tsv``, ``clusters.meme``, ``logos/clusterC.png`` and
     ``fasta/clusterC.fa`` (one per motif cluster) under ``outdir``; MEME runs per cluster into
     ``meme/clusterC/`` when ``meme`` is on PATH and ``meme=True``. Returns the paths written."""
+    from wtko_captum.core.atomic import output_dir, write_text
     from wtko_captum.core.export import export
 
-    from wtko_captum.core.atomic import write_text
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    outdir = output_dir(outdir)
     table = kmers if isinstance(kmers, pd.DataFrame) else pd.DataFrame({"kmer": list(kmers)})
     written = [write_text(outdir / "clusters.tsv", result.table.to_csv(sep="\t", index=False))]
     if result.motifs:

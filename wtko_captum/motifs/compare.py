@@ -278,13 +278,13 @@ def compare(modisco_dir, kmers_dir, out=None, *, motif_db=None, q: float = 0.05)
 
 def plot_heatmap(sim: pd.DataFrame, path) -> Path:
     """-log10 p (the weaker direction) of patterns (rows) x clusters (columns)."""
-    from wtko_captum.core.figures import _figure, _save
+    from wtko_captum.core.figures import new_figure, save_figure
 
     mat = sim.pivot(index="pattern", columns="cluster", values="p")
     mat = mat[sorted(mat.columns, key=lambda c: int(str(c).removeprefix("cluster")) if
                      str(c).removeprefix("cluster").isdigit() else 0)]
     val = -np.log10(np.clip(mat.to_numpy(dtype=float), 1e-300, 1))
-    fig = _figure(1.2 + 0.6 * max(len(mat.columns), 2), 1.2 + 0.45 * max(len(mat.index), 2))
+    fig = new_figure(1.2 + 0.6 * max(len(mat.columns), 2), 1.2 + 0.45 * max(len(mat.index), 2))
     ax = fig.add_subplot(111)
     im = ax.imshow(val, cmap="viridis", aspect="auto")
     ax.set_xticks(range(len(mat.columns)))
@@ -296,7 +296,7 @@ def plot_heatmap(sim: pd.DataFrame, path) -> Path:
             ax.text(j, i, f"{val[i, j]:.0f}", ha="center", va="center", fontsize=7, color="w")
     fig.colorbar(im, ax=ax, label="-log10 Tomtom p (weaker direction)")
     ax.set_title("modisco patterns x k-mer clusters")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def summary_markdown(pairs: pd.DataFrame, q: float = 0.05) -> str:

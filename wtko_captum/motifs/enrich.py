@@ -139,11 +139,11 @@ def top_for_class(table: pd.DataFrame, class_name: str, n: int = 10, q: float | 
 
 def plot_enrichment(table: pd.DataFrame, class_names: list[str], path, *, top: int = 20) -> Path:
     """Bar plot of % sequences with a hit, class 1 vs class 0, for the ``top`` motifs by p."""
-    from wtko_captum.core.figures import _figure, _save
+    from wtko_captum.core.figures import new_figure, save_figure
 
     a, b = class_names[1], class_names[0]
     sub = table.head(top)
-    fig = _figure(max(6.0, 0.45 * len(sub) + 2), 4.2)
+    fig = new_figure(max(6.0, 0.45 * len(sub) + 2), 4.2)
     ax = fig.add_subplot(111)
     x = np.arange(len(sub))
     ax.bar(x - 0.2, sub[f"pct_{a}"], width=0.4, label=a, color="#0072B2")
@@ -154,7 +154,7 @@ def plot_enrichment(table: pd.DataFrame, class_names: list[str], path, *, top: i
     ax.set_ylabel("% sequences with a FIMO hit")
     ax.set_title(f"known-motif enrichment: {a} vs {b} (top {len(sub)} by Fisher p)")
     ax.legend()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def kmer_enrichment(attrset, k: int = 5, *, top_fraction: float = 0.01, positive=None,

@@ -264,7 +264,7 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
 
     from wtko_captum.core.export import export
 
-    from wtko_captum.core.atomic import write_text
+    from wtko_captum.core.atomic import output_dir, write_text
     from wtko_captum.core.readers import read
 
     attrset = read(attributions, kind="attributions")
@@ -285,7 +285,7 @@ def kmer_motifs(attributions, out, *, k: int = 20, top: int = 3, min_distance: i
         if tomtom and result.motifs:
             report = alignment_report(result, motif_db)
             write_text(out / "alignment.tsv", report.to_csv(sep="\t", index=False))
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     write_text(out / "kmers.tsv", table.to_csv(sep="\t", index=False))
     bed = kmers_bed(table)
     if "cluster" in bed:

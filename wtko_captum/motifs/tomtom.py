@@ -34,6 +34,7 @@ The regression test compares our best targets with real MEME-suite Tomtom output
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from pathlib import Path
 from typing import Mapping
@@ -121,12 +122,20 @@ def tomtom_arrays(queries: Mapping[str, np.ndarray], targets: Mapping[str, np.nd
         raise InputError("no target motifs")
     Q = [_as_probabilities(k, v) for k, v in queries.items()]
     T = [_as_probabilities(k, v) for k, v in targets.items()]
-    with warnings.catch_warnings():
-        # memelite warns below 25 targets; callers that compare small sets pad the targets
-        # with a database (see compare.py) and we say so in our own words where it matters.
-        warnings.simplefilter("ignore", UserWarning)
-        p, score, offset, overlap, strand = _tomtom(Q, T, reverse_complement=reverse_complement,
-                                                    n_jobs=n_jobs)
+    # memelite sets numba's thread count, which (one OpenMP runtime) also resets torch's for the
+    # rest of the process: a later model on 2 threads gives other float rounding. Restore it.
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    try:
+        with warnings.catch_warnings():
+            # memelite warns below 25 targets; callers that compare small sets pad the targets
+            # with a database (see compare.py) and we say so in our own words where it matters.
+            warnings.simplefilter("ignore", UserWarning)
+            p, score, offset, overlap, strand = _tomtom(Q, T, reverse_complement=reverse_complement,
+                                                        n_jobs=n_jobs)
+    finally:
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
     return {"p": np.clip(p, 0.0, 1.0), "score": score, "offset": offset.astype(np.int64),
             "overlap": overlap.astype(np.int64), "strand": strand.astype(np.int64)}
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wtko_captum.pipeline.run import apply_overrides, load_config, run
+from wtko_captum.pipeline.config import apply_overrides, load_config
+from wtko_captum.pipeline.run import run
 
 DEMO_CONFIG = Path(__file__).parents[1] / "data" / "demo.toml"
 

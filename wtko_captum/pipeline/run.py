@@ -21,48 +21,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from wtko_captum.core.errors import InputError
+from wtko_captum.pipeline.config import STAGE_ORDER
 
 log = logging.getLogger(__name__)
-
-STAGE_ORDER = ["prepare", "train", "evaluate", "attribute", "export", "tracks",
-               "kmers", "filters", "tomtom", "modisco", "compare", "enrich"]
-
-
-def load_config(path) -> dict:
-    """Read a TOML config; relative paths stay relative to the file (resolved by ``run``)."""
-    import tomllib
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("config file not found", path=path)
-    try:
-        with open(path, "rb") as fh:
-            cfg = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", path=path) from None
-    unknown = [k for k in cfg if k not in STAGE_ORDER and k != "pipeline"]
-    if unknown:
-        raise InputError(f"unknown stage table [{unknown[0]}]; stages: {', '.join(STAGE_ORDER)}", path=path)
-    cfg.setdefault("pipeline", {})["base_dir"] = str(path.parent.resolve())
-    return cfg
-
-
-def apply_overrides(cfg: dict, overrides: list[str]) -> dict:
-    """Apply ``stage.key=value`` strings (value parsed as TOML, else kept as a string)."""
-    import tomllib
-
-    for item in overrides or []:
-        key, sep, raw = item.partition("=")
-        stage, dot, name = key.strip().partition(".")
-        if not sep or not dot or stage not in STAGE_ORDER + ["pipeline"]:
-            raise InputError(f"--set expects stage.key=value with a stage of {', '.join(STAGE_ORDER)}", value=item)
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        cfg.setdefault(stage, {})[name.strip()] = value
-    return cfg
 
 
 def _path(base: Path, value):
@@ -79,8 +40,9 @@ def run(cfg: dict, out, *, stages: list[str] | None = None, verbose: bool = True
 
     Returns ``{stage: result}`` where each result is what the stage's library function returned.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from wtko_captum.core.atomic import output_dir
+
+    out = output_dir(out)
     base = Path(cfg.get("pipeline", {}).get("base_dir", "."))
     ctx = {"out": out, "base": base, "verbose": verbose, "results": {}}
     wanted = [s for s in STAGE_ORDER if s in cfg and (stages is None or s in stages)]
@@ -98,7 +60,7 @@ def _prepare(c, ctx):
     from wtko_captum.preparation.prepare import prepare
 
     base = ctx["base"]
-    for key in ("wt", "ko", "table", "genome"):
+    for key in ("wt", "ko", "table", "genome", "sequences", "labels"):
         if key in c:
             c[key] = _path(base, c[key])
     return prepare(ctx["out"] / "data", verbose=ctx["verbose"], **c)

@@ -4,12 +4,16 @@ Every reader returns :class:`Region` records that remember the file and 1-based 
 came from, so later checks (unknown chromosome, duplicates, ...) can name them. Bad lines
 raise :class:`~wtko_captum.core.errors.InputError` with the file, line, field and value.
 
-Coordinates are 0-based half-open throughout (BED). Sequence-file headers ``chrom:start-end``
-are read in whichever convention matches the sequence length: ``end - start == len`` is
-0-based half-open (``bedtools getfasta``), ``end - start + 1 == len`` is 1-based inclusive
-(``samtools faidx``, UCSC); either way base ``i`` of the sequence is genome base ``start0 + i``.
+Coordinates are 0-based half-open throughout (BED). FASTA headers carry coordinates in
+several forms (:mod:`wtko_captum.preparation._headers`), read in whichever convention matches
+the sequence length: ``end - start == len`` is 0-based half-open (``bedtools getfasta``),
+``end - start + 1 == len`` is 1-based inclusive (``samtools faidx``, UCSC); either way base
+``i`` of the sequence is genome base ``start0 + i`` (a ``-`` strand sequence is reverse
+complemented to the forward strand first). Any other header names a *sequence without
+coordinates*: its positions are sequence positions (``name 0 L``).
 
-What a file is gets decided by its content, never its extension (:func:`sniff_format`).
+Every text input may be gzip or bgzip compressed. What a file is gets decided by its content,
+never its extension (:func:`sniff_format`).
 """
 from __future__ import annotations
 
@@ -22,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.sequence import reverse_complement
+from wtko_captum.preparation._headers import FORMS, parse_header, place_interval
 
 _DNA = re.compile(r"^[ACGTNRYSWKMBDHVacgtnryswkmbdhv]+$")
 _DNA_STRICT = re.compile(r"^[ACGTNacgtn]{10,}$")
-# first token of a FASTA header: optional "name::" (bedtools -name), chrom:start-end, optional (strand)
-_HEADER = re.compile(r"^(?:.*::)?(?P<chrom>[^\s:]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)(?:\([+\-.]\))?$")
 
 CHROM_NAMES = ("chrom", "chr", "chromosome", "seqnames", "seqname", "seqid", "peak_chr", "#chrom", "chrom_name")
 START_NAMES = ("start", "chromstart", "chrom_start", "peak_start", "begin", "from")
@@ -35,6 +39,7 @@ SUMMIT_NAMES = ("summit", "peak_summit", "summit_pos")
 LFC_NAMES = ("log2foldchange", "log2fc", "logfc", "lfc", "log2_fc", "log2_fold_change", "log2ratio")
 SEQ_NAMES = ("sequence", "seq", "sequences", "dna")
 LABEL_NAMES = ("label", "class", "y", "target")
+NAME_NAMES = ("name", "id", "seq_id", "sequence_id", "seq_name", "sequence_name")
 
 
 @dataclass
@@ -42,13 +47,19 @@ class Region:
     """One input region.
 
     chrom, start, end: the peak (or given sequence), 0-based half-open.
-    summit: 0-based genome position the window is centred on.
+    summit: 0-based position the window is centred on.
     sequence: the given sequence for sequence inputs (``None`` for peaks: read from the genome).
     label: the raw label of a labelled sequence table (``None`` otherwise).
     source, line: input file and 1-based line.
+    name: the record's own name (FASTA header token, table name column), if any.
+    has_coords: False for a sequence without genome coordinates: ``start, end, summit`` are
+    then positions in the sequence itself (``0, len, len // 2``) and ``chrom`` is the
+    chromosome its header named (used for chromosome splits) or None.
+    form: how its coordinates were written (a key of ``_headers.FORMS``; None for BED/tables).
+    mismatch: its header named an interval whose length disagrees with the sequence.
     """
 
-    chrom: str
+    chrom: str | None
     start: int
     end: int
     summit: int
@@ -56,6 +67,17 @@ class Region:
     line: int
     sequence: str | None = None
     label: str | None = None
+    name: str | None = None
+    has_coords: bool = True
+    form: str | None = None
+    mismatch: bool = False
+    one_based: bool = False
+    reverse: bool = False
+
+    @property
+    def locus(self) -> str:
+        """``chrom:start-end`` for genome coordinates, else the record's name."""
+        return f"{self.chrom}:{self.start}-{self.end}" if self.has_coords else str(self.name)
 
 
 # ---------------------------------------------------------------- low-level helpers
@@ -198,48 +220,25 @@ def read_peaks(path) -> list[Region]:
 # ---------------------------------------------------------------- sequence files
 def _interval_from_header(chrom, start, end, seq_len, path, line, what="header") -> tuple[int, int]:
     """0-based half-open interval of a sequence given as chrom:start-end, by its length."""
-    if end - start == seq_len:
-        return start, end
-    if end - start + 1 == seq_len and start >= 1:
-        return start - 1, end  # 1-based inclusive (samtools faidx / UCSC style)
+    placed = place_interval(start, end, seq_len)
+    if placed is not None:
+        return placed[:2]
     raise InputError(f"{what} interval spans {end - start} bp but the sequence has {seq_len}; "
                      "cannot map bases to the genome", path=path, line=line, value=f"{chrom}:{start}-{end}")
 
 
-def read_sequence_fasta(path) -> list[Region]:
-    """Read a FASTA of pre-extracted sequences with ``chrom:start-end`` headers.
-
-    The summit is the centre of the given interval. Letters other than IUPAC DNA codes
-    are an error; case is kept.
-    """
-    regions: list[Region] = []
-    src = str(path)
+def _fasta_records(path):
+    """``(header, header_line, sequence)`` of every record; letters other than IUPAC DNA codes
+    are an error naming the line."""
     header, header_line, chunks = None, 0, []
-
-    def flush():
-        if header is None:
-            return
-        seq = "".join(chunks)
-        token = header.split()[0] if header.split() else ""
-        m = _HEADER.match(token)
-        if not m:
-            raise InputError("FASTA header is not 'chrom:start-end'", path=path, line=header_line, value=header)
-        if not seq:
-            raise InputError("empty sequence", path=path, line=header_line, value=header)
-        chrom = m["chrom"]
-        start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
-        if start >= end:
-            raise InputError("start must be smaller than end", path=path, line=header_line, value=token)
-        s0, e0 = _interval_from_header(chrom, start, end, len(seq), path, header_line)
-        regions.append(Region(chrom, s0, e0, (s0 + e0) // 2, src, header_line, sequence=seq))
-
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             text = line.strip()
             if not text:
                 continue
             if text.startswith(">"):
-                flush()
+                if header is not None:
+                    yield header, header_line, "".join(chunks)
                 header, header_line, chunks = text[1:].strip(), lineno, []
             elif header is None:
                 raise InputError("not a FASTA file: text before the first '>' header", path=path,
@@ -249,8 +248,63 @@ def read_sequence_fasta(path) -> list[Region]:
                     bad = next(c for c in text if not _DNA.match(c))
                     raise InputError("not a DNA letter in sequence", path=path, line=lineno, value=bad)
                 chunks.append(text)
-    flush()
+    if header is not None:
+        yield header, header_line, "".join(chunks)
+
+
+def read_sequence_fasta(path, *, strict_coordinates: bool = False) -> list[Region]:
+    """Read a FASTA of sequences, with or without coordinates in their headers.
+
+    Headers in a coordinate form (``chrom:start-end``, with ``(strand)``, bedtools
+    ``name::chrom:start-end``, ``chrom_start_end[_suffix]``; see ``_headers``) place the
+    sequence in the genome; ``-`` strand sequences are reverse complemented to the forward
+    strand. Any other header makes a sequence without coordinates named by its first token.
+    A header whose interval length disagrees with its sequence is kept without coordinates
+    (its chromosome still counts for splits), or raises with ``strict_coordinates``. The
+    summit is the centre of the sequence. Case is kept.
+    """
+    regions: list[Region] = []
+    src = str(path)
+    for header, line, seq in _fasta_records(path):
+        if not seq:
+            raise InputError("empty sequence", path=path, line=line, value=header)
+        h = parse_header(header, len(seq))
+        if h.mismatch and strict_coordinates:
+            raise InputError(f"header interval spans {h.span} bp but the sequence has {len(seq)}; cannot map "
+                             "bases to the genome (without --strict-coordinates it is kept as a sequence "
+                             "without coordinates)", path=path, line=line, value=h.written)
+        if h.has_coords:
+            reverse = h.strand == "-"
+            if reverse:
+                seq = reverse_complement(seq)
+            regions.append(Region(h.chrom, h.start, h.end, (h.start + h.end) // 2, src, line, sequence=seq,
+                                  name=h.name, form=h.form, one_based=h.one_based, reverse=reverse))
+        else:
+            regions.append(Region(h.chrom, 0, len(seq), len(seq) // 2, src, line, sequence=seq, name=h.name,
+                                  has_coords=False, form=h.form, mismatch=h.mismatch))
     return regions
+
+
+def header_summary(regions) -> dict:
+    """Counts of how the sequence records' coordinates were written: ``{form description: n}``,
+    plus ``1-based`` / ``reverse strand`` / ``interval length disagrees`` counts where nonzero."""
+    out: dict[str, int] = {}
+    for r in regions:
+        if r.sequence is None:
+            continue
+        if r.mismatch:
+            written = FORMS.get(r.form, "chrom, start, end columns")
+            key = f"{written} with an interval of another length (kept without coordinates)"
+        elif r.has_coords:
+            key = FORMS.get(r.form, "chrom, start, end columns")
+        else:
+            key = FORMS["none"]
+        out[key] = out.get(key, 0) + 1
+    for flag, what in (("one_based", "1-based inclusive"), ("reverse", "- strand, reverse complemented")):
+        n = sum(1 for r in regions if getattr(r, flag))
+        if n:
+            out[what] = n
+    return out
 
 
 def _find_col(header: list[str], names, spec=None, what="column", path=None, required=True) -> int | None:
@@ -301,48 +355,68 @@ def _table_rows(path):
 
 
 def read_sequence_table(path, *, chrom_col=None, start_col=None, end_col=None, seq_col=None,
-                        label_col=None) -> list[Region]:
-    """Read a TSV/CSV with chrom, start, end, sequence (and optionally label) columns.
+                        label_col=None, strict_coordinates: bool = False) -> list[Region]:
+    """Read a TSV/CSV of sequences: a sequence column, optionally chrom, start, end, a name and
+    a label column.
 
     Headerless files are read as ``chrom, start, end, sequence[, label]``. Coordinates follow
-    the same length rule as FASTA headers (0-based half-open or 1-based inclusive).
+    the same length rule as FASTA headers (0-based half-open or 1-based inclusive); a row whose
+    interval length disagrees with its sequence is kept without coordinates (an error with
+    ``strict_coordinates``). Without chrom/start/end columns every row is a sequence without
+    coordinates, named by its name column or ``row<line>``.
     """
     header, rows = _table_rows(path)
     if header is None:
         ncol = len(rows[0][1]) if rows else 4
         header = ["chrom", "start", "end", "sequence"] + (["label"] if ncol >= 5 else [])
         header += [f"col{i + 1}" for i in range(len(header), ncol)]
-    ci = _find_col(header, CHROM_NAMES, chrom_col, "chrom", path)
-    si = _find_col(header, START_NAMES, start_col, "start", path)
-    ei = _find_col(header, END_NAMES, end_col, "end", path)
     qi = _find_col(header, SEQ_NAMES, seq_col, "sequence", path)
+    ci = _find_col(header, CHROM_NAMES, chrom_col, "chrom", path, required=chrom_col is not None)
+    coords = ci is not None
+    si = _find_col(header, START_NAMES, start_col, "start", path) if coords else None
+    ei = _find_col(header, END_NAMES, end_col, "end", path) if coords else None
+    ni = _find_col(header, NAME_NAMES, None, "name", path, required=False)
     li = _find_col(header, LABEL_NAMES, label_col, "label", path, required=False)
-    need = max(i for i in (ci, si, ei, qi, li) if i is not None) + 1
+    need = max(i for i in (ci, si, ei, qi, ni, li) if i is not None) + 1
     regions, src = [], str(path)
     for lineno, fields in rows:
         if len(fields) < need:
             raise InputError(f"expected {need} fields, found {len(fields)}", path=path, line=lineno,
                              value="\t".join(fields)[:80])
-        chrom, seq = fields[ci], fields[qi]
-        start = _int(fields[si], "start", path, lineno)
-        end = _int(fields[ei], "end", path, lineno)
-        _check_interval(chrom, start, end, path, lineno)
+        seq = fields[qi]
         if not seq or not _DNA.match(seq):
             bad = next((c for c in seq if not _DNA.match(c)), "") if seq else ""
             raise InputError("sequence is not DNA", path=path, line=lineno, value=bad or seq[:20])
-        s0, e0 = _interval_from_header(chrom, start, end, len(seq), path, lineno, what="row")
         label = fields[li] if li is not None else None
-        regions.append(Region(chrom, s0, e0, (s0 + e0) // 2, src, lineno, sequence=seq, label=label))
+        name = fields[ni] if ni is not None else None
+        if not coords:
+            regions.append(Region(None, 0, len(seq), len(seq) // 2, src, lineno, sequence=seq, label=label,
+                                  name=name or f"row{lineno}", has_coords=False))
+            continue
+        chrom = fields[ci]
+        start = _int(fields[si], "start", path, lineno)
+        end = _int(fields[ei], "end", path, lineno)
+        _check_interval(chrom, start, end, path, lineno)
+        placed = place_interval(start, end, len(seq))
+        if placed is None and strict_coordinates:
+            _interval_from_header(chrom, start, end, len(seq), path, lineno, what="row")
+        if placed is not None:
+            s0, e0, one_based = placed
+            regions.append(Region(chrom, s0, e0, (s0 + e0) // 2, src, lineno, sequence=seq, label=label,
+                                  name=name, one_based=one_based))
+        else:
+            regions.append(Region(chrom, 0, len(seq), len(seq) // 2, src, lineno, sequence=seq, label=label,
+                                  name=name or f"{chrom}:{start}-{end}", has_coords=False, mismatch=True))
     return regions
 
 
-def read_regions(path) -> list[Region]:
+def read_regions(path, *, strict_coordinates: bool = False) -> list[Region]:
     """Read a ``--wt``/``--ko`` input of any kind, recognised by its content."""
     kind = sniff_format(path)
     if kind == "fasta":
-        return read_sequence_fasta(path)
+        return read_sequence_fasta(path, strict_coordinates=strict_coordinates)
     if kind == "sequence_table":
-        return read_sequence_table(path)
+        return read_sequence_table(path, strict_coordinates=strict_coordinates)
     return read_peaks(path)
 
 

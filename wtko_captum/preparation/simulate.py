@@ -2,7 +2,7 @@
 
 Three presets:
 
-``agentbind`` (SEEDS.md section 2, the AgentBind simulation benchmark)
+``agentbind`` (the AgentBind paper's simulation benchmark)
     Background bases drawn i.i.d. with P(A, C, G, T) = (0.3, 0.2, 0.2, 0.3). Every sequence
     carries a GATA1 site (JASPAR MA0035.4) at its centre; the positive class (``WT``) also
     carries 1-3 non-overlapping TAL1-type sites (JASPAR MA0091.1 TAL1::TCF3, the TAL1

@@ -56,7 +56,7 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
     from wtko_captum.core.checkpoint import load_model
     from wtko_captum.core.dataset import PreparedData, load_prepared
     from wtko_captum.core.device import resolve_device
-    from wtko_captum.core.figures import plot_confusion_matrix
+    from wtko_captum.training.figures import plot_confusion_matrix
     from wtko_captum.training.train import predict_proba, ranking_metrics
 
     prepared = data if isinstance(data, PreparedData) else load_prepared(data)
@@ -64,6 +64,7 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
         raise InputError("split must be one of train, val, test, all", value=split)
     dev = resolve_device(device)
     model, ckpt = load_model(model_path, input_length=prepared.width, device=dev, with_checkpoint=True)
+    prepared = prepared.for_checkpoint(ckpt)
     class_names = prepared.class_names
     if list(ckpt["class_names"]) != class_names:
         raise CheckpointError(f"{model_path}: checkpoint classes {ckpt['class_names']} differ from the "

@@ -1,4 +1,4 @@
-"""Train a sequence classifier on a prepared-data directory (SEEDS.md section 1, training).
+"""Train a sequence classifier on a prepared-data directory, as the WTKO paper trained its CNN.
 
 Adam (lr 1e-3, weight decay 1e-4), cross-entropy (class-weighted when ``meta.json`` carries
 class weights, i.e. when ``prepare`` did not balance the classes), mini-batches with gradient
@@ -40,7 +40,7 @@ SELECTION_METRIC = "val_auroc"
 def train(data, out, *, model: str = "wtko_cnn", epochs: int = 100, patience: int = 10,
           batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, accumulation: int = 4,
           rc_augment: bool = False, seeds=(0,), device="auto", model_options: dict | None = None,
-          verbose: bool = True, **old) -> Path:
+          fold: int | None = None, verbose: bool = True, **old) -> Path:
     """Train ``model`` on the train split, select on the validation split.
 
     Parameters
@@ -69,6 +69,10 @@ def train(data, out, *, model: str = "wtko_cnn", epochs: int = 100, patience: in
     model_options : dict, optional
         The model's own constructor options, e.g. ``{"batchnorm": False}`` (the authors'
         released code). ``input_length`` and ``n_classes`` come from the data.
+    fold : int, optional
+        With data prepared in K folds (``prepare --folds K``): hold out fold ``fold`` for
+        testing and fold ``fold + 1`` (mod K) for validation, train on the rest. Recorded in
+        the checkpoint, so ``evaluate`` and ``attribute`` use the same splits.
     verbose : bool
         tqdm progress bar and per-run log lines.
 
@@ -86,6 +90,7 @@ def train(data, out, *, model: str = "wtko_cnn", epochs: int = 100, patience: in
     model_options = renamed.get("model_options", model_options)
 
     prepared = data if isinstance(data, PreparedData) else load_prepared(data)
+    prepared = prepared.with_fold(fold)
     seeds = [int(seeds)] if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
     if not seeds:
         raise WtkoError("train: give at least one seed")
@@ -163,7 +168,7 @@ def _data_summary(prepared, val_note) -> dict:
     return dict(path=str(prepared.path) if prepared.path else None, width=prepared.width,
                 class_names=prepared.class_names, counts=counts, validation=val_note,
                 genome=meta.get("genome"), genome_build=meta.get("genome_build"),
-                class_weights=meta.get("class_weights"))
+                class_weights=meta.get("class_weights"), fold=prepared.fold)
 
 
 def _class_weights(prepared) -> list[float] | None:
@@ -182,7 +187,7 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
 
     from wtko_captum.core.checkpoint import save_checkpoint
     from wtko_captum.core.architecture import build_model
-    from wtko_captum.core.figures import plot_learning_curve
+    from wtko_captum.training.figures import plot_learning_curve
     from wtko_captum.core.sequence import reverse_complement_onehot
 
     run_dir.mkdir(parents=True, exist_ok=True)
