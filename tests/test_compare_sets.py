@@ -31,7 +31,7 @@ def sets(tmp_path):
     (tmp_path / "neurons").mkdir()
     (tmp_path / "filters").mkdir()
     export("meme", {"NM1": _noisy(db[ZEB1], 1), "NM2": _noisy(db[CTCF], 2), "NM3": random},
-           tmp_path / "neurons" / "motifs.meme")
+           tmp_path / "neurons" / "clusters.pfm.meme")
     export("meme", {"filter0": _noisy(db[CTCF], 3), "filter1": _noisy(db[GATA1], 4)},
            tmp_path / "filters" / "filters.meme")
     return tmp_path, db
@@ -49,7 +49,7 @@ def test_counts_and_who_found_what(sets):
     # the random matrix matches nothing; the planted ones do
     assert counts.loc["neurons", "motifs_matched"] == 2 and counts.loc["filters", "motifs_matched"] == 2
     # the counts are Tomtom's own: distinct targets at q <= 0.001 of the same queries
-    for label, file in (("neurons", "neurons/motifs.meme"), ("filters", "filters/filters.meme")):
+    for label, file in (("neurons", "neurons/clusters.pfm.meme"), ("filters", "filters/filters.meme")):
         ref = tomtom(tmp / file, db, thresh=0.001)
         assert counts.loc[label, "jaspar_motifs"] == ref["Target_ID"].nunique() > 0
     found = res.found.set_index("jaspar_id")

@@ -114,6 +114,9 @@ def test_toy_stacking_blurs_demixing_recovers_zeb1(tmp_path):
 
     meme = read(out / "motifs.meme", kind="motifs")
     assert list(meme) == list(demixed.dictionary.motifs)
+    pwms = read(out / "clusters.pfm.meme", kind="motifs")
+    assert list(pwms) == [f"conv2.0.c{c.index} {c.motif.consensus}" for c in neuron.clusters]
+    np.testing.assert_allclose(list(pwms.values())[1], neuron.clusters[1].motif.pwm, atol=1e-5)
     summary = pd.read_csv(out / "summary.tsv", sep="\t")
     assert summary.loc[0, "best_jaspar_id"] == "MA0103.3" and summary.loc[0, "clusters"] == 2
 

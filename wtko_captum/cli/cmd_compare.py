@@ -25,8 +25,8 @@ With more than two directories, or others than one modisco and one kmers output 
 `wtko neurons`, `wtko filters`), it tabulates who found what instead: every motif of every set
 is a Tomtom query against the database, and a set finds a database motif at q <= --q
 (default 0.001, the NeuronMotif paper's threshold). Each directory is recognised by its motif
-file: motifs.meme (neurons), patterns.pfm.meme (modisco), clusters.meme (kmers),
-filters.meme (filters); a MEME file can be given too.
+file: clusters.pfm.meme (neurons: every demixed cluster), patterns.pfm.meme (modisco),
+clusters.meme (kmers), filters.meme (filters); a MEME file can be given too.
 
 outputs of the who-found-what table (in -o DIR):
   counts.tsv      one row per set: motifs, motifs matched, distinct database motifs matched,

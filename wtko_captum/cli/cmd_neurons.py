@@ -31,6 +31,8 @@ outputs (in -o DIR):
                    (window bp start-end:consensus:dictionary motif), JASPAR match
   dictionary.tsv   de-duplicated motifs (NM1, NM2 ...) with their JASPAR best match
   motifs.meme      the dictionary (MEME v4) -> wtko tomtom, wtko compare, the MEME suite
+  clusters.pfm.meme  every demixed cluster's whole matrix (NEURON.cCLUSTER CONSENSUS; MEME v4):
+                   what the paper matches to JASPAR, and what `wtko compare` counts
   neurons/LAYER.CHANNEL.json|png|svg|html   per neuron: matrices, segments, tree; logos of
                    the stacked samples and of every demixed cluster; a self-contained page
   index.html       all neurons with links to their pages
@@ -44,6 +46,7 @@ examples:
   wtko neurons model/model.pt --layer conv1 -o neurons_l1/
   wtko neurons model/model.pt --layer conv2 --seed-motifs neurons_l1/ -o neurons_l2/
   wtko tomtom neurons/motifs.meme -o neurons/tomtom.tsv
+  wtko compare neurons_l1/ neurons_l2/ kmers/ modisco/ filters/ -o compare/
 """
 
 

@@ -9,7 +9,7 @@ Inputs are output directories; each is recognised by the motif file it holds:
 ========== ===================== ==========================================
 finder     motif file            written by
 ========== ===================== ==========================================
-neurons    ``motifs.meme``       ``wtko neurons`` (the de-duplicated dictionary)
+neurons    ``clusters.pfm.meme`` ``wtko neurons`` (every demixed cluster, as the paper counts)
 modisco    ``patterns.pfm.meme`` ``wtko modisco``
 kmers      ``clusters.meme``     ``wtko kmers``
 filters    ``filters.meme``      ``wtko filters``
@@ -29,7 +29,7 @@ import pandas as pd
 from wtko_captum.core.errors import InputError
 
 #: (finder, motif file) in the order a directory is recognised.
-MOTIF_FILES = (("neurons", "motifs.meme"), ("modisco", "patterns.pfm.meme"), ("kmers", "clusters.meme"),
+MOTIF_FILES = (("neurons", "clusters.pfm.meme"), ("modisco", "patterns.pfm.meme"), ("kmers", "clusters.meme"),
                ("filters", "filters.meme"))
 
 

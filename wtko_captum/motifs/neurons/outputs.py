@@ -242,6 +242,12 @@ def write_outputs(result, out: Path, *, figures: bool = True) -> list[Path]:
     if d.motifs:
         written += export("meme", d.motifs, out / "motifs.meme",
                           nsites={k: len(d.members[k.split()[0]]) for k in d.motifs})
+    # every demixed cluster's whole matrix: what the paper matches to JASPAR per neuron
+    cluster_pwms = {f"{n.id}.c{c.index} {c.motif.consensus}": c.motif.pwm for n in result.neurons for c in n.clusters}
+    if cluster_pwms:
+        written += export("meme", cluster_pwms, out / "clusters.pfm.meme",
+                          nsites={k: c.motif.n for k, c in zip(cluster_pwms, (c for n in result.neurons
+                                                                              for c in n.clusters))})
     for name, table in (("summary.tsv", result.summary), ("clusters.tsv", result.clusters),
                         ("dictionary.tsv", d.table)):
         written.append(write_text(out / name, table.to_csv(sep="\t", index=False, float_format="%.6g")))
