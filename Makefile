@@ -32,6 +32,7 @@ test-quick: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/attribution.py
 	$(PY) benchmarks/bigwig.py
+	$(PY) benchmarks/variants.py
 
 clean:
 	rm -rf $(VENV) wtko_demo .pytest_cache

@@ -14,6 +14,16 @@ DATA = Path(__file__).parent / "data"
 torch.set_num_threads(1)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """One torch thread for every test, again: numba's OpenMP threading layer shares the
+    OpenMP thread count with torch, and libraries that set numba's thread count and restore
+    it (memelite's Tomtom, tangermeme's shuffles) leave torch on numba's default (all cores).
+    A model trained in a fixture after such a test then rounds differently (it made
+    ``test_integrated_gradients_completeness[shuffle]`` fail in the whole suite only)."""
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """tests/data: real files copied from public sources (provenance in tests/data/README.md)."""

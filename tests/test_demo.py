@@ -45,7 +45,7 @@ def test_demo_writes_every_stage(demo_run):
     for rel in ["data/regions.tsv", "model/model.pt", "attr/saliency/attr.npz", "attr/deeplift_shap/X.npz",
                 "tracks/saliency.projected.bw", "tracks.ini", "region1.png", "igv/session.xml",
                 "motifs/clusters.meme", "motifs/tomtom.tsv", "filters/filters.meme",
-                "enrich/enrichment.tsv", "modisco"]:
+                "enrich/enrichment.tsv", "modisco", "report.html"]:
         assert (demo_run / rel).exists(), rel
 
 

@@ -134,3 +134,21 @@ def test_cli_enrich_with_kmers(oct4_mafk, tmp_path):
     k = pd.read_csv(out / "kmer_enrichment.tsv", sep="\t")
     assert k.iloc[0]["kmer"] == "GATAA"
     assert main(["enrich", str(tmp_path / "nope"), "-o", str(out)]) == 2
+
+
+def test_scan_presence_never_counts_a_window_with_n():
+    """memelite scores an N as 0, so a weak motif "matches" a run of N; FIMO proper does not."""
+    from memelite import fimo
+
+    from wtko_captum.motifs.enrich import scan_presence
+
+    weak = np.full((4, 6), 0.25)
+    weak[0, 0], weak[1:, 0] = 0.4, 0.2
+    X = np.zeros((3, 4, 40), dtype=np.float32)
+    X[1, 0, :] = 1                       # poly-A: a real (weak) match
+    X[2, 0, :20] = 1                     # poly-A then 20 N
+    raw = fimo({"weak": weak}, X, threshold=0.5)[0]
+    assert set(raw["sequence_name"]) == {0, 1, 2}  # memelite alone: the all-N sequence "matches"
+    assert scan_presence({"weak": weak}, X, p=0.5).tolist() == [[False, True, True]]
+    X[2, 0, :20] = 0                     # now all N
+    assert scan_presence({"weak": weak}, X, p=0.5).tolist() == [[False, True, False]]

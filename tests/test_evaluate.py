@@ -75,9 +75,13 @@ def test_checkpoint_of_another_input_length(two_motif_run, tmp_path):
 
 def test_checkpoint_of_another_architecture(two_motif_run, tmp_path):
     ckpt = torch.load(two_motif_run["model"], weights_only=True)
-    ckpt["architecture"] = "danq"
+    ckpt["architecture"] = "my_unreleased_net"
+    torch.save(ckpt, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="'my_unreleased_net' is not installed"):
+        evaluate(tmp_path / "other.pt", two_motif_run["data"], tmp_path / "out", device="cpu")
+    ckpt["architecture"] = "danq"  # installed, but these weights and options are not a DanQ's
     torch.save(ckpt, tmp_path / "danq.pt")
-    with pytest.raises(CheckpointError, match="'danq' is not installed"):
+    with pytest.raises(CheckpointError, match="model 'danq' does not take option.*n_filters2"):
         evaluate(tmp_path / "danq.pt", two_motif_run["data"], tmp_path / "out", device="cpu")
     ckpt = torch.load(two_motif_run["model"], weights_only=True)
     ckpt["class_names"] = ["unbound", "bound"]

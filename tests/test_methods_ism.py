@@ -106,3 +106,26 @@ def test_ism_default_is_mean_centred_so_the_observed_base_carries_importance(tin
     projected = (centred * X).sum(1)
     torch.testing.assert_close(projected, -raw.sum(1) / 4, rtol=0, atol=1e-4)
     assert projected.abs().max() > 1e-3
+
+
+def test_ism_says_which_route_ran_and_passes_fast_to_tangermeme(tiny_wtko, caplog, monkeypatch):
+    import logging
+
+    import tangermeme.saturation_mutagenesis as tsm
+
+    X = torch.from_numpy(random_onehot(1, 120, seed=32))
+    with caplog.at_level(logging.INFO, logger="wtko_tangermeme.ism"):
+        ism(tiny_wtko, X, target=1)
+    assert "delta route" in caplog.text
+    seen = []
+    real = tsm.saturation_mutagenesis
+    monkeypatch.setattr(tsm, "saturation_mutagenesis", lambda *a, **k: seen.append(k["fast"]) or real(*a, **k))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(4, 3, 5), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 26, 2)).eval()
+    Xs = torch.from_numpy(random_onehot(1, 30, seed=33))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="wtko_tangermeme.ism"):
+        a = ism(model, Xs, target=0, centre=False)
+        b = ism(model, Xs, target=0, centre=False, fast=False)
+    assert seen == [True, False] and "tangermeme route (saturation_mutagenesis, fast=False)" in caplog.text
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-5)

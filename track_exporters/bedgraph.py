@@ -18,10 +18,10 @@ import numpy as np
 from wtko_captum.core.atomic import atomic_path, write_marker
 
 from wtko_captum.core.registry import exporter
+from wtko_captum.core.tracks import DESCRIPTIONS
 
 from track_exporters.bigwig import _sizes, as_sets, plan_files, write_sidecar
-from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, iter_runs,
-                                           sequence_coordinates, sequence_sizes)
+from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, iter_runs, sequence_coordinates, sequence_sizes
 
 log = logging.getLogger("wtko_captum")
 

@@ -21,12 +21,11 @@ from typing import Sequence
 from wtko_captum.core.atomic import OutputError, atomic_path, output_dir, path_component, write_marker, write_text
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.registry import exporter
+from wtko_captum.core.tracks import DESCRIPTIONS, TRACKS_SIDECAR_FORMAT, expand_tracks
 
-from track_exporters.genome_tracks import (DEFAULT_BUFFER, DEFAULT_CHUNK, DESCRIPTIONS, expand_tracks, iter_runs,
-                                           sequence_coordinates)
+from track_exporters.genome_tracks import DEFAULT_BUFFER, DEFAULT_CHUNK, iter_runs, sequence_coordinates
 
 log = logging.getLogger("wtko_captum")
-MANIFEST_FORMAT = "wtko_captum.tracks"
 
 
 def load_chrom_sizes(chrom_sizes=None, genome=None) -> dict[str, int]:
@@ -64,7 +63,7 @@ def manifest(sets, files: dict[str, Path], *, fmt: str, overlap: str, sizes_sour
     """The sidecar description of written track files."""
     s0 = sets[0]
     return {
-        "format": MANIFEST_FORMAT,
+        "format": TRACKS_SIDECAR_FORMAT,
         "version": 1,
         "file_format": fmt,
         "overlap": overlap,

@@ -5,15 +5,8 @@ This is the engine behind the bigWig and bedGraph writers. It turns one or more
 per-base values ``(chrom, start, values (T, n))``, sorted by chromosome (in chromosome-sizes
 order) and position, with no two runs overlapping, ready for ``pyBigWig.addEntries``.
 
-Tracks (``T`` of them, in the order asked for):
-
-``projected``
-    sum over channels of attribution x one-hot: the observed base's score (signed).
-``maxabs``
-    max over the 4 channels of |attribution| (the WTKO paper's per-position score).
-``hypothetical``
-    four tracks ``hypothetical_A`` .. ``hypothetical_T``: the score each base would get at
-    that position (meaningful only for hypothetical attribution methods).
+Tracks, the gap policy and the overlap rules are those of :mod:`wtko_captum.core.tracks`
+(shared with the genome scan).
 
 Several AttributionSets (seeds, folds, a reverse-complement pass mapped back to the forward
 strand) are averaged channel by channel *before* the tracks are derived, so ``projected`` is
@@ -30,16 +23,6 @@ lies outside its chromosome (a window N-padded past an end). A window whose *seq
 (non-N bases) runs past the chromosome end, or an unknown chromosome, is an error naming it:
 it means the chromosome sizes do not belong to the genome the windows came from.
 
-Overlapping windows are resolved per base by one rule:
-
-``mean``
-    average of the windows that cover the base (with a value there);
-``max-abs``
-    the value with the largest magnitude, sign kept (ties: the window that starts first);
-``nearest-summit``
-    the value of the window whose centre is closest to the base (ties: the window that
-    starts first).
-
 Memory is flat in the number of windows: windows are visited in sorted order in chunks, and
 overlaps are merged in a fixed-size buffer that is flushed whenever the next window starts
 beyond what the buffer can hold (everything before a window's start is final, since later
@@ -47,38 +30,15 @@ windows start no earlier). Only an ``int64`` sort order (8 bytes per window) gro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from wtko_captum.core.errors import InputError, near_miss
+from wtko_captum.core.tracks import OverlapBuffer, check_overlap, window_tracks
 
-TRACKS = ("projected", "maxabs", "hypothetical")
-OVERLAP_RULES = ("mean", "max-abs", "nearest-summit")
-HYPOTHETICAL = tuple(f"hypothetical_{b}" for b in "ACGT")
-DESCRIPTIONS = {
-    "projected": "sum over channels of attribution x one-hot (observed base's score, signed)",
-    "maxabs": "max over the 4 channels of |attribution|",
-    **{f"hypothetical_{b}": f"hypothetical score of base {b} at each position" for b in "ACGT"},
-}
 DEFAULT_CHUNK = 256
 DEFAULT_BUFFER = 1 << 18
-
-
-def expand_tracks(tracks: Sequence[str]) -> list[str]:
-    """Track names as written: ``hypothetical`` becomes ``hypothetical_A`` .. ``_T``."""
-    out: list[str] = []
-    for t in tracks:
-        if t == "hypothetical":
-            out.extend(HYPOTHETICAL)
-        elif t in DESCRIPTIONS:
-            out.append(t)
-        else:
-            raise InputError(f"unknown track {t!r}; choose from {', '.join(TRACKS)}{near_miss(t, TRACKS)}")
-    if len(set(out)) != len(out):
-        raise InputError("a track is listed twice", value=list(tracks))
-    return out
 
 
 def check_sets(sets) -> None:
@@ -168,76 +128,7 @@ def chunk_values(sets, rows: np.ndarray, tracks: Sequence[str],
         # reversing the channel axis A,C,G,T -> T,G,C,A is the complement
         X[minus] = X[minus][:, ::-1, ::-1]
         a[minus] = a[minus][:, ::-1, ::-1]
-    out = np.empty((len(rows), len(tracks), X.shape[-1]), dtype=np.float64)
-    for t, name in enumerate(tracks):
-        if name == "projected":
-            out[:, t] = (a * X).sum(axis=1)
-        elif name == "maxabs":
-            out[:, t] = np.abs(a).max(axis=1)
-        else:
-            out[:, t] = a[:, "ACGT".index(name[-1])]
-    return out, X.any(axis=1)
-
-
-@dataclass
-class _Buffer:
-    """Per-base merge buffer over genome positions ``[origin, origin + capacity)``."""
-
-    n_tracks: int
-    rule: str
-    capacity: int
-
-    def __post_init__(self):
-        self.val = np.zeros((self.n_tracks, self.capacity))
-        self.cnt = np.zeros(self.capacity, dtype=np.int32)
-        self.dist = np.full(self.capacity, np.inf)
-        self.origin = 0
-        self.used = 0  # buffer positions [0, used) may hold values
-
-    def add(self, gstart: int, values: np.ndarray, valid: np.ndarray, centre: float) -> None:
-        """Merge one window's bases ``values (T, n)`` at genome ``gstart`` (inside the buffer)."""
-        o = gstart - self.origin
-        n = values.shape[1]
-        sl = slice(o, o + n)
-        cur, cnt = self.val[:, sl], self.cnt[sl]
-        if self.rule == "mean":
-            cur += np.where(valid, values, 0.0)
-        elif self.rule == "max-abs":
-            take = valid & ((cnt == 0) | (np.abs(values) > np.abs(cur)))
-            np.copyto(cur, values, where=take)
-        else:  # nearest-summit: distance from each base's centre to the window centre
-            d = np.abs(np.arange(gstart, gstart + n) + 0.5 - centre)
-            dist = self.dist[sl]
-            take = valid & (d < dist)
-            np.copyto(cur, values, where=take)
-            np.copyto(dist, d, where=take)
-        cnt += valid
-        self.used = max(self.used, o + n)
-
-    def flush(self, upto: int | None, emit: Callable) -> None:
-        """Emit every base before genome position ``upto`` (all when None) and shift the rest
-        to the front of the buffer."""
-        f = self.used if upto is None else min(max(upto - self.origin, 0), self.used)
-        if f > 0:
-            valid = self.cnt[:f] > 0
-            edges = np.flatnonzero(np.diff(np.r_[0, valid.view(np.int8), 0]))
-            if len(edges):
-                vals = self.val[:, :f]
-                if self.rule == "mean":
-                    vals = vals / np.maximum(self.cnt[:f], 1)
-                for a, b in zip(edges[::2], edges[1::2]):
-                    emit(self.origin + int(a), vals[:, a:b])
-            rest = self.used - f
-            self.val[:, :rest] = self.val[:, f:self.used]
-            self.cnt[:rest] = self.cnt[f:self.used]
-            self.dist[:rest] = self.dist[f:self.used]
-            self.val[:, rest:self.used] = 0.0
-            self.cnt[rest:self.used] = 0
-            self.dist[rest:self.used] = np.inf
-            self.used = rest
-        self.origin += f
-        if self.used == 0 and upto is not None:
-            self.origin = max(self.origin, upto)
+    return window_tracks(X, a, tracks)
 
 
 def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: str = "mean",
@@ -261,9 +152,7 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
     only : (N,) bool, optional
         Write only these windows (e.g. those with genome coordinates).
     """
-    if overlap not in OVERLAP_RULES:
-        raise InputError(f"unknown overlap rule {overlap!r}; choose from {', '.join(OVERLAP_RULES)}"
-                         f"{near_miss(overlap, OVERLAP_RULES)}")
+    check_overlap(overlap)
     check_sets(sets)
     tracks = list(tracks)
     regions = sets[0].regions
@@ -272,7 +161,7 @@ def iter_runs(sets, sizes: dict[str, int], tracks: Sequence[str], *, overlap: st
     starts = regions["start"].to_numpy(dtype=np.int64)
     names = regions["name"].astype(str).to_numpy()
     minus = regions["strand"].astype(str).to_numpy() == "-" if "strand" in regions else np.zeros(len(starts), bool)
-    buf = _Buffer(len(tracks), overlap, max(int(buffer_size), 2 * L))
+    buf = OverlapBuffer(len(tracks), overlap, max(int(buffer_size), 2 * L))
     pending: list[tuple[str, int, np.ndarray]] = []
 
     from tqdm.auto import tqdm

@@ -63,14 +63,28 @@ def top_regions(tracks: list[TrackFile], peaks=None, n: int = 20) -> list[Region
     """The ``n`` regions with the largest max |attribution| (projected track, else any bigWig).
 
     Regions come from ``peaks`` (a BED-like file), else the tracks' own peaks BED, else the
-    runs the bigWig covers. Ties keep file order; sorted by decreasing score.
+    runs the bigWig covers. Ties keep file order; sorted by decreasing score. A variant layout
+    (a ``variants`` BED, no ``peaks``) gives the variants with the largest |effect| instead.
     """
+    variants = next((t.path for t in tracks if t.kind == "variants"), None)
+    if peaks is None and variants is not None:
+        return variant_regions(variants, n)
     bws = [t for t in tracks if t.kind == "projected"] or [t for t in tracks if t.is_bigwig]
     if not bws:
         raise InputError("no bigWig track to score regions with")
     if peaks is None:
         peaks = next((t.path for t in tracks if t.kind == "peaks"), None)
     return rank_regions(bws[0].path, read_intervals(peaks) if peaks is not None else None, n)
+
+
+def variant_regions(path, n: int, flank: int = 50) -> list[Region]:
+    """The ``n`` variants of a variants BED with the largest |score| (the effect Δ), each with
+    ``flank`` bases either side so the attribution around it is in view."""
+    df = read_intervals(path)
+    score = pd.to_numeric(df["score"], errors="coerce").fillna(0).to_numpy()
+    order = np.argsort(-np.abs(score), kind="stable")[:n]
+    return [Region(str(df["chrom"].iloc[i]), max(0, int(df["start"].iloc[i]) - flank), int(df["end"].iloc[i]) + flank,
+                   float(score[i]), f"{df['name'].iloc[i]} delta={score[i]:+.3g}") for i in order]
 
 
 def track_attrs(t: TrackFile) -> dict:

@@ -11,7 +11,12 @@ Which file is which track is read from its name (the naming ``wtko export`` uses
     *hypothetical*[._-]A.bw one per base A/C/G/T (hypothetical contribution of that letter)
     other *.bw / *.bigwig   any other signal, drawn signed
     *peak* / *region*.bed   the peaks / windows (coloured by class when a class column exists)
+    *variant*.bed           variants (``wtko variants``): coloured by their ``band`` column
     other *.bed             k-mers, seqlets, motif hits: coloured by name (= cluster/pattern)
+
+The variant layout of ``wtko variants --tracks`` (``<method>.ref|alt|delta.projected.bw`` and
+``variants.bed``) is drawn as the variants on top, then each method's ref, alt and delta
+tracks in that order.
 
 BED inputs are normalised into BED9 copies with an ``itemRgb`` colour (written next to the
 ini, in ``<ini stem>.files/``) because pyGenomeTracks colours features only through
@@ -45,12 +50,16 @@ MAXABS_COLOR = "#4d4d4d"
 BASE_COLORS = {"A": "#008000", "C": "#0000ff", "G": "#ffa500", "T": "#ff0000"}
 # WT / KO peaks; anything else falls back to the cluster palette
 CLASS_COLORS = {"WT": "#d95f02", "KO": "#1b9e77"}
+# variant effect bands of `wtko variants` (|delta| strong > moderate > weak)
+BAND_COLORS = {"strong": "#b2182b", "moderate": "#ef8a62", "weak": "#999999"}
 
 _HYP_BASE = re.compile(r"hypothetical[._-]?([ACGT])(?=[._-]|$)", re.IGNORECASE)
 _PEAK_WORDS = ("peak", "region", "window")
+_ROLE = re.compile(r"(?<=[._-])(ref|alt|delta)(?=[._-])")
+_ROLE_ORDER = {"ref": 0, "alt": 1, "delta": 2}
 # explicit file_type so section names can be unique (configparser-readable, not only pGT's parser)
 SPACER = ("spacer", {"file_type": "spacer", "height": 0.3})
-KIND_ORDER = {"peaks": 0, "projected": 1, "maxabs": 2, "hypothetical": 3, "signal": 4, "features": 5}
+KIND_ORDER = {"variants": 0, "peaks": 0, "projected": 1, "maxabs": 2, "hypothetical": 3, "signal": 4, "features": 5}
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class TrackFile:
     """One file of a tracks directory.
 
     kind: ``projected`` | ``maxabs`` | ``hypothetical`` | ``signal`` (bigWig) or ``peaks`` |
-    ``features`` (BED). base: A/C/G/T for ``hypothetical``. title: the label shown.
+    ``variants`` | ``features`` (BED). base: A/C/G/T for ``hypothetical``. title: the label shown.
     """
 
     path: Path
@@ -92,6 +101,8 @@ def classify_track(path) -> TrackFile:
             return TrackFile(path, "maxabs", None, _title(stem.replace("maxabs", ""), "max|attr|"))
         return TrackFile(path, "signal", None, stem)
     if name.endswith(BED_SUFFIXES):
+        if "variant" in low:
+            return TrackFile(path, "variants", None, stem)
         if any(w in low for w in _PEAK_WORDS):
             return TrackFile(path, "peaks", None, stem)
         return TrackFile(path, "features", None, stem)
@@ -120,10 +131,14 @@ def find_tracks(tracks_dir) -> list[TrackFile]:
 
 
 def sort_tracks(tracks: list[TrackFile]) -> list[TrackFile]:
-    """Peaks, projected, maxabs, hypothetical (A,C,G,T of one prefix together), signals, features."""
+    """Peaks and variants, projected, maxabs, hypothetical (A,C,G,T of one prefix together),
+    signals, features; a variant layout's ref, alt, delta tracks of one method in that order."""
     def key(t: TrackFile):
-        group = _HYP_BASE.sub("hypothetical", _strip_suffix(t.path.name)).lower()
-        return KIND_ORDER[t.kind], group, "ACGT".index(t.base) if t.base else -1, t.path.name
+        stem = _strip_suffix(t.path.name)
+        role = _ROLE.search(stem)
+        group = _ROLE.sub("", _HYP_BASE.sub("hypothetical", stem)).lower()
+        return (KIND_ORDER[t.kind], group, _ROLE_ORDER[role.group(1)] if role else -1,
+                "ACGT".index(t.base) if t.base else -1, t.path.name)
     return sorted(tracks, key=key)
 
 
@@ -168,13 +183,18 @@ def write_bed9(df: pd.DataFrame, colors: pd.Series, out) -> Path:
 def normalise_bed(path, kind: str, out_dir) -> tuple[Path, dict[str, str]]:
     """Write a coloured BED9 copy of a peaks/features BED into ``out_dir``.
 
-    Peaks are coloured by class (WT/KO) when the file has one, features by name (cluster or
-    pattern). Returns the new path and the ``{name: colour}`` legend.
+    Peaks are coloured by class (WT/KO) when the file has one, variants by their effect band,
+    features by name (cluster or pattern). Returns the new path and the ``{name: colour}`` legend.
     """
     df = read_intervals(path)
+    if kind == "variants" and "band" in df:
+        keys = df["band"].astype(str)
+        pal = {k: BAND_COLORS.get(k, "#666666") for k in keys.unique()}
+        out = Path(out_dir) / f"{_strip_suffix(Path(path).name)}.{kind}.bed"
+        return write_bed9(df, keys.map(pal), out), pal
     keys = colour_of_class(df) if kind == "peaks" else None
     if keys is None:
-        keys = df["name"].astype(str) if kind == "features" else pd.Series(["peak"] * len(df))
+        keys = df["name"].astype(str) if kind in ("features", "variants") else pd.Series(["peak"] * len(df))
     pal = palette(keys)
     if kind == "peaks":
         pal = {k: CLASS_COLORS.get(k, "#666666" if len(pal) == 1 else c) for k, c in pal.items()}
@@ -207,7 +227,7 @@ def bed_section(path, title: str, kind: str, *, height: float = 1.5) -> dict:
     props = {"file": str(path), "title": title, "height": height, "file_type": "bed",
              "color": "bed_rgb", "border_color": "none", "labels": "true",
              "max_labels": 60, "fontsize": 8}
-    if kind == "features":
+    if kind in ("features", "variants"):
         props.update(display="stacked", gene_rows=3, arrowhead_included="true")
     else:
         props.update(display="collapsed")
@@ -287,7 +307,7 @@ def write_tracks_ini(tracks, out, *, peaks=None, genome=None, features=(), relat
         else:
             bed, legend = normalise_bed(t.path, t.kind, files_dir)
             written.append(bed)
-            title = t.title if t.kind == "features" else "peaks"
+            title = t.title if t.kind in ("features", "variants") else "peaks"
             if len(legend) <= 6:
                 title += " (" + ", ".join(f"{k}" for k in legend) + ")"
             props = bed_section(ref(bed), title, t.kind)

@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from wtko_captum.core.errors import InputError, PluginError
-from wtko_captum.core.targets import (LogitDiff, check_output, class_names_of, diff_indices, predict_logits,
+from wtko_captum.core.targets import (LogitDiff, check_output, check_pred_applies, class_names_of, diff_indices,
+                                     predict_logits,
                       resolve_class)
 
 log = logging.getLogger("wtko_captum.attribute")
@@ -218,6 +219,7 @@ def _attribute(model, X, func, target, dev, batch_size, seed, rc_average, verbos
         pos, neg = diff_indices(names, n_out)
         return run(LogitDiff(model, pos, neg).eval(), X, 0)
     if isinstance(target, str) and target.strip().lower() == "pred":
+        check_pred_applies(model)
         pred = predict_logits(model, X, batch_size, dev).argmax(dim=1)
         return attribute_per_class(run, model, X, pred)
     if isinstance(target, (list, tuple, np.ndarray, torch.Tensor)) and not isinstance(target, str):

@@ -167,7 +167,8 @@ class _Run:
               rc_average) -> "_Run":
         from wtko_captum.core.checkpoint import load_model
         from wtko_captum.core.dataset import PreparedData, load_prepared
-        from wtko_captum.core.targets import SPECIAL_TARGETS, class_names_of, predict_logits, resolve_class
+        from wtko_captum.core.targets import (SPECIAL_TARGETS, check_pred_applies, class_names_of, predict_logits,
+                                              resolve_class)
 
         prepared = data_dir if isinstance(data_dir, PreparedData) else load_prepared(data_dir)
         ckpt = None
@@ -189,6 +190,8 @@ class _Run:
         n_out = int(predict_logits(model, torch.from_numpy(X[:1]), 1, dev).shape[1])
         names = class_names_of(model, n_out) or list(part.class_names)
         special = isinstance(target, str) and target.lower() in SPECIAL_TARGETS
+        if special and target.lower() == "pred":
+            check_pred_applies(model)
         index = None if special else resolve_class(target, names, n_out)
         return cls(X, _base_regions(part), model, model_src, names, n_out, index,
                    target.lower() if special else index, str(data_dir), split, dev, int(batch_size), seed,
@@ -214,7 +217,8 @@ class _Run:
                        else self.target_label)
         meta = {"method": name, "hypothetical": bool(method_info(func).hypothetical), "target": self.target_label,
                 "target_name": target_name, "params": params, "model_identity": self.identity,
-                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split}
+                "model": self.model_src, "class_names": self.class_names, "data": self.data, "split": self.split,
+                "outputs": getattr(self.model, "outputs", "softmax")}
         return _Job(self, name, func, used, key, meta)
 
 

@@ -1,7 +1,8 @@
 """wtko attribute: attribution scores for a prepared split, one AttributionSet per method."""
 from __future__ import annotations
 
-from wtko_captum.cli.options import add_batch_size, add_device, add_out, add_seed, add_split, positive_int, split_list
+from wtko_captum.cli.options import (add_batch_size, add_device, add_method_options, add_out, add_seed, add_split,
+                                     add_target, method_options, positive_int, split_list, target_value)
 
 HELP = "explain a trained model: attribution scores per base for a data split (saliency, DeepLIFT-SHAP, ISM, ...)"
 STAGE = "explain"
@@ -33,14 +34,8 @@ def add_arguments(p):
     add_split(p)
     p.add_argument("--method", default="saliency",
                    help="comma-separated methods (default: saliency); see `wtko plugins`")
-    p.add_argument("--target", default="pred",
-                   help="class name (WT, KO), class index, pred or diff (default: pred)")
-    g = p.add_argument_group("method options (each method uses those it takes)")
-    g.add_argument("--n-shuffles", type=positive_int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
-    g.add_argument("--n-steps", type=positive_int, help="integration steps (integrated_gradients)")
-    g.add_argument("--reference", help="reference/baseline: zero or shuffle (deeplift, integrated_gradients)")
-    g.add_argument("--layer", help="layer name for layer methods (grad_cam; default: the first conv)")
-    g.add_argument("--backend", help="implementation where a method has several (e.g. captum, tangermeme)")
+    add_target(p)
+    add_method_options(p)
     p.add_argument("--rc-average", action="store_true",
                    help="average each sequence's scores with its reverse complement's (mapped back)")
     add_batch_size(p)
@@ -60,15 +55,10 @@ def run(args) -> int:
     methods = split_list(args.method)
     if not methods:
         raise InputError("--method is empty; give e.g. --method saliency")
-    target = args.target
-    if target.lstrip("-").isdigit():
-        target = int(target)
-    options = {"n_shuffles": args.n_shuffles, "n_steps": args.n_steps, "reference": args.reference,
-               "layer": args.layer, "backend": args.backend}
     written = attribute_prepared(
-        args.model, args.data, args.out, methods, split=args.split, target=target,
+        args.model, args.data, args.out, methods, split=args.split, target=target_value(args.target),
         batch_size=args.batch_size, device=args.device, seed=args.seed, chunk_size=args.chunk_size,
-        rc_average=args.rc_average, options=options, limit=args.limit,
+        rc_average=args.rc_average, options=method_options(args), limit=args.limit,
         verbose=not args.quiet)
     log = logging.getLogger("wtko_captum")
     for name, path in written.items():

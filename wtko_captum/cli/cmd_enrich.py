@@ -21,6 +21,8 @@ outputs (in -o DIR):
 example:
   wtko enrich data/ -o enrich/
   wtko enrich data/ -o enrich/ --split all --kmer-enrichment 5 --attr attr/saliency
+  wtko enrich data/ --attr attr/grad_cam --kmer-enrichment 5 --exclude-core -o kmers5/
+                   # AgentBind: data from prepare --motif-instances, core motif left out
 """
 
 
@@ -44,6 +46,8 @@ def add_arguments(p):
                    help="class whose sequences are slid over (default: the attribution target)")
     g.add_argument("--canonical", action="store_true",
                    help="count a k-mer and its reverse complement together")
+    g.add_argument("--exclude-core", action="store_true",
+                   help="leave out k-mers touching the core motif (data from prepare --motif-instances)")
 
 
 def run(args) -> int:
@@ -54,7 +58,7 @@ def run(args) -> int:
     res = enrich(args.data, args.out, split=args.split, motif_db=args.motif_db, p=args.pvalue,
                  top=args.top, kmer_k=args.kmer_enrichment, attr=args.attr,
                  kmer_top_fraction=args.kmer_top, kmer_positive=args.kmer_class,
-                 kmer_canonical=args.canonical)
+                 kmer_canonical=args.canonical, exclude_core=args.exclude_core)
     log = logging.getLogger("wtko_captum")
     for cls in sorted(set(res.table["enriched_in"]) - {"-"}):
         best = top_for_class(res.table, cls, n=5, q=0.05)

@@ -40,7 +40,9 @@ def run(args) -> int:
               f"auPRC={fmt(m['auprc'])}")
         for name in m["class_names"]:
             c = m[name]
-            print(f"  {name}: precision={fmt(c['precision'])} recall={fmt(c['recall'])} f1={fmt(c['f1'])} "
+            task = f" auROC={fmt(c['auroc'])}" if "auroc" in c else ""  # multi-task: per task
+            print(f"  {name}: precision={fmt(c['precision'])} recall={fmt(c['recall'])} f1={fmt(c['f1'])}{task} "
                   f"(n={c['support']})")
-        print(f"outputs: {args.out}/metrics.json, predictions.tsv, confusion_matrix.png")
+        figure = "" if m.get("tasks") else ", confusion_matrix.png"
+        print(f"outputs: {args.out}/metrics.json, predictions.tsv{figure}")
     return 0

@@ -32,6 +32,8 @@ inputs (recognised by their content, not their file name; any may be gzip/bgzip 
                  a labelled set: sequences (FASTA or sequence table) and a label table with
                  one 0/1 column per class or task (or one column of class names/indices),
                  rows in sequence order or keyed by sequence name in the first column.
+                 With --tasks the columns are independent tasks (multi-task, DeepSEA style):
+                 every row is kept with all its labels and the model gets one sigmoid per task.
 
 splits (--split):
   chrom          whole chromosomes held out: --test-chroms (chr6,chr7), --val-chroms (chr8).
@@ -49,11 +51,24 @@ examples:
   wtko prepare --wt seqs_a.fa --ko seqs_b.fa --split random --test-fraction 0.2 -o data/   # no coordinates
   wtko prepare --sequences set.fa --labels set.txt --label-names ASCL1,CTCF -o data/
   wtko prepare --wt WT.bed --ko KO.bed --genome mm10.fa --folds 5 -o data/   # then train --fold 0..4
+  wtko prepare --sequences tiles.fa --labels labels.tsv --tasks -o data/   # multi-task: one sigmoid per column
+  wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
+  wtko prepare --motif-instances GATA1 --bound GATA1_chip.narrowPeak --genome mm10.fa \
+               --width 1000 --match-pvalue-bins 0.1 --match-gc --mask-core -o data/
 
 output (data/): regions.tsv (window coordinates, 0-based half-open; label; split; summit;
 source file and line; genome or sequence coordinates; fold), sequences.fa, summary.tsv
 (counts per class per split), excluded.tsv (every region dropped, padded or deduplicated,
 and why), meta.json.
+
+--motif-instances ID (AgentBind's task): scan --genome (or --regions) for the motif with FIMO,
+both strands; an instance overlapping a --bound peak is "bound" (label 1), else "unbound";
+windows centred on the instances; split by chromosome (or, with no instance on the held-out
+chromosomes or with --split random|hash, seeded fractions of clusters of overlapping windows);
+bound and unbound matched on -log10 p bins (and GC bins with --match-gc) within each split;
+--mask-core turns the motif's own bases into N. Also writes instances.tsv (every instance:
+p-value, strand, GC, label, split, kept or why not) and matching.png. In regions.tsv,
+peak_start/peak_end hold the motif instance.
 """
 
 
@@ -71,6 +86,9 @@ def add_arguments(p):
     g.add_argument("--genome", metavar="FILE",
                    help="genome for peak coordinates: FASTA (plain, gzip, bgzip) or .2bit (index built if "
                         "missing, in a cache directory when the genome's folder is read-only)")
+    g.add_argument("--tasks", action="store_true",
+                   help="with --sequences/--labels: the label columns are independent tasks (multi-task: every "
+                        "row kept with all its labels, one sigmoid output per task, nothing balanced)")
     g.add_argument("--genome-build", metavar="NAME", help="e.g. mm10; stored in meta.json and the model checkpoint")
     g.add_argument("--strict-coordinates", action="store_true",
                    help="a FASTA header whose interval length disagrees with its sequence is an error "
@@ -89,9 +107,9 @@ def add_arguments(p):
     lab.add_argument("--background-name", default="background", help="that class's name (default: background)")
 
     w = p.add_argument_group("windows")
-    w.add_argument("--width", type=bounded(int, MIN_WIDTH), default=600,
-                   help=f"window length in bp, centred on the summit (default: 600; at least {MIN_WIDTH}, at "
-                        "most the longest chromosome)")
+    w.add_argument("--width", type=bounded(int, MIN_WIDTH), default=None,
+                   help=f"window length in bp, centred on the summit (default: 600; 1000 with --motif-instances; "
+                        f"with --tasks the longest sequence; at least {MIN_WIDTH}, at most the longest chromosome)")
     w.add_argument("--drop-edge", action="store_true",
                    help="drop windows crossing a chromosome end (default: N-pad them); counted in excluded.tsv either way")
     w.add_argument("--skip-unknown-chroms", action="store_true",
@@ -126,6 +144,26 @@ def add_arguments(p):
     t.add_argument("--wt-min-count", type=bounded(float), default=10.0,
                    help="... and WT count > this (default: 10; only with count columns)")
     t.add_argument("--flip-lfc", action="store_true", help="the table's log2FC is WT over KO: negate it")
+    _add_motif_instance_arguments(p)
+
+
+def _add_motif_instance_arguments(p):
+    from wtko_captum.cli.options import add_motif_db, nonneg_float, positive_float, probability, pvalue
+
+    m = p.add_argument_group("bound vs unbound motif instances (instead of --wt/--ko/--table)")
+    m.add_argument("--motif-instances", metavar="ID", help="motif (JASPAR id or TF name in --motif-db) whose "
+                   "instances become the windows")
+    m.add_argument("--bound", metavar="PEAKS", help="bound peaks (BED/narrowPeak): an instance overlapping one is bound")
+    m.add_argument("--regions", metavar="BED", help="scan only these regions (default: the whole genome)")
+    add_motif_db(m)
+    m.add_argument("--pvalue", type=pvalue, default=1e-4, help="FIMO p-value threshold (default: 1e-4)")
+    m.add_argument("--match-pvalue-bins", type=nonneg_float, default=0.1, metavar="WIDTH",
+                   help="match bound and unbound on -log10 p bins of this width (default: 0.1; 0 = off)")
+    m.add_argument("--match-gc", action="store_true", help="also match on GC-content bins")
+    m.add_argument("--gc-bin", type=positive_float, default=0.05, help="GC bin width (default: 0.05)")
+    m.add_argument("--mask-core", action="store_true", help="replace the motif instance itself by N")
+    m.add_argument("--max-n", type=probability, default=0.0,
+                   help="drop windows with a larger fraction of N (default: 0)")
 
 
 def _splits(args) -> dict:
@@ -146,6 +184,10 @@ def _splits(args) -> dict:
 
 
 def run(args) -> int:
+    if args.motif_instances:
+        return _run_motif_instances(args)
+    if args.tasks:
+        return _run_tasks(args)
     from wtko_captum.preparation.peaks import TableOptions
     from wtko_captum.preparation.prepare import prepare
 
@@ -155,7 +197,7 @@ def run(args) -> int:
                         wt_max_abs_lfc=args.wt_max_abs_lfc, wt_min_count=args.wt_min_count,
                         flip_lfc=args.flip_lfc)
     result = prepare(args.out, args.wt or (), args.ko or (), table=args.table, sequences=args.sequences,
-                     labels=args.labels, genome=args.genome, width=args.width, drop_edge=args.drop_edge,
+                     labels=args.labels, genome=args.genome, width=args.width or 600, drop_edge=args.drop_edge,
                      **_splits(args), balance_classes=not args.no_balance, class_names=(args.ko_name, args.wt_name),
                      label_names=split_list(args.label_names) or None, multi_label=args.multi_label,
                      background=args.background, background_name=args.background_name,
@@ -165,4 +207,51 @@ def run(args) -> int:
     if not args.quiet:
         print(result.summary.to_string(index=False))
         print(f"wrote {result.path}/ (regions.tsv, sequences.fa, summary.tsv, excluded.tsv, meta.json)")
+    return 0
+
+
+def _run_tasks(args) -> int:
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.preparation.tasks import prepare_tasks
+
+    if not (args.sequences and args.labels) or args.wt or args.ko or args.table:
+        raise InputError("--tasks takes --sequences FILE and --labels TABLE (and no --wt/--ko/--table)")
+    splits = _splits(args)
+    result = prepare_tasks(args.out, args.sequences, args.labels, width=args.width, split=splits["split"],
+                           test_chroms=splits["test_chroms"], val_chroms=splits["val_chroms"],
+                           test_fraction=args.test_fraction, val_fraction=args.val_fraction,
+                           label_names=split_list(args.label_names) or None,
+                           strict_coordinates=args.strict_coordinates, genome_build=args.genome_build,
+                           seed=args.seed)
+    if not args.quiet:
+        print(result.summary[["split", "class", "n"]].rename(columns={"class": "task", "n": "positives"})
+              .to_string(index=False))
+        print(f"wrote {result.path}/ (regions.tsv with task:NAME columns, sequences.fa, summary.tsv, meta.json)")
+    return 0
+
+
+def _run_motif_instances(args) -> int:
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.preparation.motif_instances import prepare_motif_instances
+
+    if args.wt or args.ko or args.table or args.sequences:
+        raise InputError("--motif-instances replaces --wt/--ko/--table/--sequences: give one or the other")
+    if not args.bound or not args.genome:
+        raise InputError("--motif-instances needs --bound PEAKS and --genome FASTA")
+    if args.folds is not None:
+        raise InputError("--folds is not available with --motif-instances (use --split chrom or random)")
+    splits = _splits(args)
+    if splits["split"] in ("random", "hash"):  # fractions of clusters of overlapping windows only
+        splits["test_chroms"], splits["val_chroms"] = [], []
+    result = prepare_motif_instances(
+        args.out, args.motif_instances, args.bound, args.genome, regions=args.regions,
+        width=args.width or 1000, pvalue=args.pvalue, pvalue_bin=args.match_pvalue_bins, match_gc=args.match_gc,
+        gc_bin=args.gc_bin, mask_core=args.mask_core, motif_db=args.motif_db,
+        test_chroms=splits["test_chroms"], val_chroms=splits["val_chroms"], test_fraction=splits["test_fraction"],
+        val_fraction=splits["val_fraction"], max_n=args.max_n, genome_build=args.genome_build, seed=args.seed,
+        verbose=not args.quiet)
+    if not args.quiet:
+        print(result.summary.to_string(index=False))
+        print(f"wrote {result.path}/ (regions.tsv, sequences.fa, instances.tsv, matching.png, summary.tsv, "
+              "excluded.tsv, meta.json)")
     return 0

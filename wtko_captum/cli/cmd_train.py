@@ -29,8 +29,7 @@ examples:
 
 
 def add_arguments(p):
-    from wtko_captum.cli.options import (add_batch_size, add_device, add_option, add_out, bounded, nonneg_int,
-                                         positive_int)
+    from wtko_captum.cli.options import add_device, add_option, add_out, add_training_budget, nonneg_int
 
     p.add_argument("data", help="prepared-data directory (from `wtko prepare`)")
     add_out(p, "output directory (replaced if it exists)")
@@ -40,16 +39,7 @@ def add_arguments(p):
                     "take input_length and n_classes keywords)")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of the model's constructor, e.g. batchnorm=false or n_filters=32 (repeatable)")
-    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs (default: 100)")
-    p.add_argument("--patience", type=positive_int, default=10,
-                   help="stop after this many epochs without a better validation auROC (default: 10)")
-    add_batch_size(p, default=64)
-    p.add_argument("--accumulation", type=positive_int, default=4,
-                   help="batches per optimiser step (gradient accumulation, default: 4)")
-    p.add_argument("--lr", type=bounded(float, 0, 10, lo_open=True), default=1e-3,
-                   help="Adam learning rate, in (0, 10] (default: 1e-3)")
-    p.add_argument("--weight-decay", type=bounded(float, 0, 1), default=1e-4,
-                   help="Adam weight decay, in [0, 1] (default: 1e-4)")
+    add_training_budget(p)
     p.add_argument("--seeds", default="1", metavar="K|S1,S2,..",
                    help="a number K of seeded runs (seeds 0..K-1) or an explicit comma list (default: 1 run, seed 0)")
     p.add_argument("--fold", type=nonneg_int, default=None, metavar="I",

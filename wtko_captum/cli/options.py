@@ -129,6 +129,21 @@ def add_batch_size(p, default: int = 128, what: str = "sequences per batch"):
     p.add_argument("--batch-size", type=positive_int, default=default, help=f"{what} (default: {default})")
 
 
+def add_training_budget(p, *, epochs: int = 100, accumulation: int = 4):
+    """How a model is trained (``train``, ``benchmark models``): ``--epochs``, ``--patience``,
+    ``--batch-size``, ``--accumulation``, ``--lr``, ``--weight-decay``."""
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"maximum epochs (default: {epochs})")
+    p.add_argument("--patience", type=positive_int, default=10,
+                   help="stop after this many epochs without a better validation auROC (default: 10)")
+    add_batch_size(p, default=64)
+    p.add_argument("--accumulation", type=positive_int, default=accumulation,
+                   help=f"batches per optimiser step (gradient accumulation, default: {accumulation})")
+    p.add_argument("--lr", type=bounded(float, 0, 10, lo_open=True), default=1e-3,
+                   help="Adam learning rate, in (0, 10] (default: 1e-3)")
+    p.add_argument("--weight-decay", type=bounded(float, 0, 1), default=1e-4,
+                   help="Adam weight decay, in [0, 1] (default: 1e-4)")
+
+
 def add_motif_db(p, help: str = "motif database (MEME, JASPAR, HOMER or a motif table; default: the bundled "
                                 "JASPAR 2020 CORE vertebrates)", old=("--db", "--motif-file")):
     add_option(p, "--motif-db", old=old, dest="motif_db", default=None, metavar="FILE", help=help)
@@ -137,6 +152,31 @@ def add_motif_db(p, help: str = "motif database (MEME, JASPAR, HOMER or a motif 
 def add_split(p, default: str = "test", choices=("train", "val", "test", "all")):
     p.add_argument("--split", default=default, choices=list(choices),
                    help=f"which split of the prepared data (default: {default})")
+
+
+def add_method_options(p):
+    """The attribution methods' own options (each method takes those its signature has)."""
+    g = p.add_argument_group("method options (each method uses those it takes)")
+    g.add_argument("--n-shuffles", type=positive_int, help="dinucleotide-shuffled references per sequence (deeplift_shap)")
+    g.add_argument("--n-steps", type=positive_int, help="integration steps (integrated_gradients)")
+    g.add_argument("--reference", help="reference/baseline: zero or shuffle (deeplift, integrated_gradients)")
+    g.add_argument("--layer", help="layer name for layer methods (grad_cam; default: the first conv)")
+    g.add_argument("--backend", help="implementation where a method has several (e.g. captum, tangermeme)")
+
+
+def method_options(args) -> dict:
+    """The values of :func:`add_method_options` (None: not given)."""
+    return {k: getattr(args, k) for k in ("n_shuffles", "n_steps", "reference", "layer", "backend")}
+
+
+def add_target(p, default: str = "pred"):
+    p.add_argument("--target", default=default,
+                   help=f"class name (WT, KO), class index, pred or diff (default: {default})")
+
+
+def target_value(text: str):
+    """A ``--target`` as the library takes it: an int for an index, else the string."""
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 def split_list(text: str | None) -> list[str]:

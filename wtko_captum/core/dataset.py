@@ -21,7 +21,9 @@ Layout (every file plain text, readable without us)::
                     fold                 (with prepare --folds K) the fold, 0..K-1
     sequences.fa    the window sequences (exactly ``width`` letters each; N where unknown)
     meta.json       {"format": "wtko_captum.prepared", "width", "class_names", "genome",
-                     "genome_build", "class_weights", "params", ...}
+                     "genome_build", "class_weights", "params", ...}; multi-task data also
+                     has "tasks" (their names, = class_names: one output per task) and
+                     regions.tsv a 0/1 column ``task:<name>`` per task
     summary.tsv     counts per class per split
     excluded.tsv    every region dropped, padded or deduplicated, with the reason
 """
@@ -88,6 +90,19 @@ class PreparedData:
     @property
     def class_names(self) -> list[str]:
         return list(self.meta.get("class_names", ["KO", "WT"]))
+
+    @property
+    def tasks(self) -> list[str]:
+        """Task names of multi-task data (one independent 0/1 label per task and sequence, in
+        regions.tsv columns ``task:<name>``), or ``[]`` for single-label (class) data."""
+        return [str(t) for t in self.meta.get("tasks") or []]
+
+    @property
+    def Y(self) -> np.ndarray:
+        """``(N, n_tasks)`` float32 0/1 task labels (multi-task data only)."""
+        if not self.tasks:
+            raise InputError("this prepared data has classes, not tasks (no 'tasks' in meta.json)", path=self.path)
+        return self.regions[[f"task:{t}" for t in self.tasks]].to_numpy(dtype=np.float32)
 
     @property
     def width(self) -> int:

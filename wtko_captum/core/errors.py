@@ -26,6 +26,16 @@ class InputError(WtkoError, ValueError):
         super().__init__(f"{where}{message}{got}")
 
 
+class NoRuleError(InputError):
+    """A rule-based method (DeepLIFT) met a layer it has no rule for: refused before any work,
+    because treating the layer as linear would give scores that look right and are not."""
+
+
+class CompletenessError(InputError):
+    """A method that promises completeness (attributions summing to the output difference)
+    missed it by more than its tolerance: some operation of the model has no exact rule."""
+
+
 class CheckpointError(WtkoError):
     """A checkpoint that cannot be used: not ours, code-carrying, wrong architecture/length."""
 

@@ -73,19 +73,23 @@ class MethodInfo:
         bases also carry a score), rather than only the observed base (projected).
     needs_layer: takes a ``layer=`` argument (e.g. Grad-CAM).
     stochastic: depends on ``seed`` (e.g. shuffled references).
+    layer_rules: propagates through a rule per layer (DeepLIFT) and so refuses a model with a
+        layer it has no rule for; methods without it work on any differentiable model.
     """
 
     hypothetical: bool = True
     needs_layer: bool = False
     stochastic: bool = False
     description: str = ""
+    layer_rules: bool = False
 
 
 def _first_line(func) -> str:
     return (func.__doc__ or "").strip().split("\n")[0]
 
 
-def attribution_method(*, hypothetical=True, needs_layer=False, stochastic=False, description=""):
+def attribution_method(*, hypothetical=True, needs_layer=False, stochastic=False, description="",
+                       layer_rules=False):
     """Decorator declaring an attribution method's capabilities (stored as ``func.wtko_info``).
 
     A method has the tangermeme call form ``func(model, X, args=None, **options)`` and returns a
@@ -93,7 +97,8 @@ def attribution_method(*, hypothetical=True, needs_layer=False, stochastic=False
     """
 
     def mark(func: Callable) -> Callable:
-        func.wtko_info = MethodInfo(hypothetical, needs_layer, stochastic, description or _first_line(func))
+        func.wtko_info = MethodInfo(hypothetical, needs_layer, stochastic, description or _first_line(func),
+                                    layer_rules)
         return func
 
     return mark

@@ -213,7 +213,9 @@ class AttributionStore:
     def to_attribution_set(self):
         """The complete store as an :class:`~wtko_captum.core.attribution_set.AttributionSet`,
         its regions table extended with the prediction (argmax), the predicted class, the class
-        probabilities ``p_<class>`` and the target explained."""
+        probabilities ``p_<class>`` and the target explained. For a multi-task model (meta
+        ``outputs: sigmoid``) ``p_<task>`` are the per-task sigmoid probabilities and the
+        predicted class names the tasks called (probability > 0.5, ``+``-joined, or ``none``)."""
         from wtko_captum.core.attribution_set import AttributionSet
 
         if not self.complete:
@@ -224,7 +226,12 @@ class AttributionStore:
         pred = logits.argmax(1)
         names = list(meta.get("class_names") or [])
         regions["prediction"] = pred
-        if names and len(names) == logits.shape[1]:
+        if names and len(names) == logits.shape[1] and meta.get("outputs") == "sigmoid":
+            probs = 1.0 / (1.0 + np.exp(-logits))  # one independent task per output
+            regions["pred_class"] = ["+".join(c for c, p in zip(names, row) if p > 0.5) or "none" for row in probs]
+            for i, c in enumerate(names):
+                regions[f"p_{c}"] = np.round(probs[:, i], 6)
+        elif names and len(names) == logits.shape[1]:
             regions["pred_class"] = [names[i] for i in pred]
             e = np.exp(logits - logits.max(1, keepdims=True))
             probs = e / e.sum(1, keepdims=True)

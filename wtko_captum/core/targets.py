@@ -39,7 +39,7 @@ class LogitDiff(nn.Module):
         label = (f"{names[self.pos]}-{names[self.neg]}" if len(names) > max(self.pos, self.neg)
                  else f"{self.pos}-{self.neg}")
         self.class_names = [label]
-        for attr in ("input_length", "architecture", "identity", "receptive_field", "config"):
+        for attr in ("input_length", "architecture", "identity", "receptive_field", "config", "grad_cam_layer"):
             if hasattr(model, attr):
                 try:
                     object.__setattr__(self, attr, getattr(model, attr))
@@ -54,6 +54,17 @@ class LogitDiff(nn.Module):
         if isinstance(out, (tuple, list)):
             return (self._diff(out[0]), *out[1:])
         return self._diff(out)
+
+    def attention_pool_layout(self):
+        """The wrapped model's declared layout with this difference applied after its head."""
+        import dataclasses
+
+        from wtko_captum.core.layout import attention_pool_layout
+
+        inner = attention_pool_layout(self.model)
+        if inner is None:
+            return None
+        return dataclasses.replace(inner, head=lambda pooled: self._diff(inner.head(pooled)))
 
     def get_submodule(self, target: str) -> nn.Module:
         try:
@@ -104,6 +115,16 @@ def resolve_class(target, class_names: list[str], n_outputs: int) -> int:
         raise InputError(f"unknown target class {text!r}; choose one of {', '.join(choices)} "
                          f"or an index 0..{n_outputs - 1}{near_miss(text, choices)}")
     raise InputError("target must be a class index, a class name, 'pred' or 'diff'", value=target)
+
+
+def check_pred_applies(model: nn.Module) -> None:
+    """``"pred"`` picks each sequence's most likely class: refused for a multi-task model (its
+    outputs are independent sigmoids, one per task, with no single predicted class)."""
+    if getattr(model, "outputs", "softmax") == "sigmoid":
+        names = class_names_of(model)
+        raise InputError("target 'pred' needs a model with softmax classes; this model has one sigmoid output "
+                         "per task: choose a task by name or index"
+                         + (f" ({', '.join(f'{i}={n}' for i, n in enumerate(names))})" if names else ""))
 
 
 def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:

@@ -1,4 +1,4 @@
-"""The WTKO-CNN (the WT-vs-KO ATAC-seq paper's model): two conv blocks, attention pooling, two dense layers.
+"""The WTKO-CNN: two conv blocks, attention pooling, two dense layers (the WTKO paper).
 
 Every activation is its own module instance (none reused, nothing functional in ``forward``)
 because attribution hooks (DeepLIFT rules, Grad-CAM) attach to modules.
@@ -8,10 +8,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from wtko_captum.core.layout import AttentionPoolLayout, ConvBlock
+
 
 class WeightedSum(nn.Module):
-    """``sum_l h[n, c, l] * w[n, l]``: the attention product, a module so that attribution
-    adapters can give it a rule of its own (it is bilinear, not linear)."""
+    """``sum_l h[n, c, l] * w[n, l]``: the attention product, a module so that it can carry a
+    DeepLIFT rule of its own (it is bilinear in ``h`` and ``w``, not linear)."""
+
+    deeplift_rule = "bilinear"
+    equation = "ncl,nl->nc"
 
     def forward(self, h: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return (h * w.unsqueeze(1)).sum(dim=-1)
@@ -96,6 +101,12 @@ class WTKOCNN(nn.Module):
         c = self.config
         return c["filter_width"] + (c["pool"] - 1) + (c["filter_width2"] - 1) * c["pool"] + (c["pool"] - 1) * c["pool"]
 
+    @property
+    def feature_stride(self) -> int:
+        """Input bases between neighbouring tower positions: position ``j`` of :meth:`features`
+        sees only bases ``[feature_stride * j, feature_stride * j + receptive_field)``."""
+        return self.config["pool"] ** 2
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The conv tower: ``(N, 4, L) -> (N, n_filters2, L')``."""
         x = self.drop1(self.pool1(self.relu1(self.bn1(self.conv1(x)))))
@@ -103,6 +114,19 @@ class WTKOCNN(nn.Module):
 
     def head(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.fc2(self.relu3(self.fc1(pooled)))
+
+    def attention_pool_layout(self) -> AttentionPoolLayout:
+        """The declared layout (conv tower, attention pooling, head) exact fast ISM and the
+        ``attention`` method use; see :mod:`wtko_captum.core.layout`."""
+        blocks = tuple(ConvBlock(getattr(self, f"conv{i}"), getattr(self, f"bn{i}"), getattr(self, f"relu{i}"),
+                                 getattr(self, f"pool{i}")) for i in (1, 2))
+        return AttentionPoolLayout(features=self.features, score=self.attention.score, head=self.head,
+                                   jump=self.config["pool"] ** 2, receptive_field=self.receptive_field,
+                                   blocks=blocks)
+
+    def from_features(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits from the tower's output: ``forward(x) == from_features(features(x))``."""
+        return self.head(self.attention(h)[0])
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         pooled, weights = self.attention(self.features(x))

@@ -46,7 +46,8 @@ class EnrichResult:
 def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e-4) -> np.ndarray:
     """``(n_motifs, N)`` bool: whether sequence n has a FIMO hit of each motif at p < ``p``.
 
-    X is ``(N, 4, L)`` one-hot (N columns all zero never score). Both strands are scanned.
+    X is ``(N, 4, L)`` one-hot; a window holding an N (all-zero column) is never a hit. Both
+    strands are scanned.
     """
     from memelite import fimo
 
@@ -58,6 +59,10 @@ def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e
         return presence
     hits = fimo(pwms, X, threshold=p)
     index = {k: i for i, k in enumerate(keys)}
+    # memelite scores an N (all-zero column) as 0, so a weak motif "matches" N padding or a
+    # masked core; FIMO proper never scores a window holding one, and neither do we
+    n_before = np.zeros((len(X), X.shape[-1] + 1), dtype=np.int32)
+    np.cumsum(X.sum(axis=1) == 0, axis=1, out=n_before[:, 1:])
     for df in hits:
         if len(df) == 0:
             continue
@@ -65,7 +70,8 @@ def scan_presence(motifs: dict[str, np.ndarray], X: np.ndarray, *, p: float = 1e
         names = df["motif_name"].astype(str).str.replace(r"-rc$", "", regex=True)
         rows = names.map(index).to_numpy()
         seqs = df["sequence_name"].astype(np.int64).to_numpy()
-        presence[rows.astype(np.int64), seqs] = True
+        clean = n_before[seqs, df["end"].to_numpy()] == n_before[seqs, df["start"].to_numpy()]
+        presence[rows.astype(np.int64)[clean], seqs[clean]] = True
     return presence
 
 
@@ -158,7 +164,7 @@ def plot_enrichment(table: pd.DataFrame, class_names: list[str], path, *, top: i
 
 
 def kmer_enrichment(attrset, k: int = 5, *, top_fraction: float = 0.01, positive=None,
-                    score: str = "projected", canonical: bool = False) -> pd.DataFrame:
+                    score: str = "projected", canonical: bool = False, exclude=None) -> pd.DataFrame:
     """AgentBind k-mer enrichment: which k-mers the highest-attribution windows are made of.
 
     Parameters
@@ -175,6 +181,9 @@ def kmer_enrichment(attrset, k: int = 5, *, top_fraction: float = 0.01, positive
         Per-position score (see :meth:`AttributionSet.per_position`).
     canonical : bool
         Count a k-mer and its reverse complement as one (the lexicographically smaller).
+    exclude : bool array ``(N, L)``, optional
+        Bases no k-mer window may touch (AgentBind excluded the core motif:
+        :func:`core_mask`); one row per sequence of ``attrset``.
 
     Returns
     -------
@@ -201,6 +210,15 @@ def kmer_enrichment(attrset, k: int = 5, *, top_fraction: float = 0.01, positive
     win_score = (c[:, k:] - c[:, :-k]) / k
     windows = np.lib.stride_tricks.sliding_window_view(idx, k, axis=1)  # (n, L-k+1, k)
     valid = (windows < 4).all(axis=2)
+    if exclude is not None:
+        exclude = np.asarray(exclude, dtype=bool)
+        if exclude.shape != (len(attrset), length):
+            raise InputError(f"exclusion mask {exclude.shape} does not fit the attributions "
+                             f"({len(attrset)}, {length})")
+        c_ex = np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(exclude[rows], axis=1)], axis=1)
+        valid &= (c_ex[:, k:] - c_ex[:, :-k]) == 0
+    if not valid.any():
+        raise InputError(f"no {k}-mer window is left (every window holds an N or an excluded base)")
     codes = (windows.astype(np.int64) * (4 ** np.arange(k - 1, -1, -1))).sum(axis=2)
     codes, win_score = codes[valid], win_score[valid]
     if canonical:
@@ -226,6 +244,33 @@ def kmer_enrichment(attrset, k: int = 5, *, top_fraction: float = 0.01, positive
     return df.sort_values(["p_value", "kmer"], kind="stable").reset_index(drop=True)
 
 
+def core_mask(attrset, data) -> np.ndarray:
+    """``(N, L)`` bool: the core motif's bases in each window of ``attrset``.
+
+    ``data`` is the prepared-data directory (or :class:`~wtko_captum.core.dataset.PreparedData`)
+    written by ``wtko prepare --motif-instances``, whose ``regions.tsv`` holds each window's motif
+    instance in ``peak_start``/``peak_end`` (genome coordinates). Windows are matched by name.
+    """
+    from wtko_captum.core.dataset import PreparedData, load_prepared
+
+    data = data if isinstance(data, PreparedData) else load_prepared(data)
+    if data.meta.get("kind") != "motif_instances":
+        raise InputError("--exclude-core needs data prepared with `wtko prepare --motif-instances` (its "
+                         "regions.tsv holds the core motif of each window)", path=data.path)
+    table = data.regions.set_index(data.regions["name"].astype(str))
+    names = attrset.regions["name"].astype(str)
+    missing = [n for n in names if n not in table.index]
+    if missing:
+        raise InputError(f"{len(missing)} attribution window(s) are not in the prepared data (first: "
+                         f"{missing[0]}); use the data the attributions were made from", path=data.path)
+    rows = table.loc[names]
+    length = attrset.X.shape[-1]
+    pos = np.arange(length)
+    s = (rows["peak_start"] - rows["start"]).to_numpy()[:, None]
+    e = (rows["peak_end"] - rows["start"]).to_numpy()[:, None]
+    return (pos >= s) & (pos < e)
+
+
 def _positive_rows(attrset, positive) -> np.ndarray:
     labels = attrset.regions["label"].to_numpy()
     names = list(attrset.class_names)
@@ -244,7 +289,7 @@ def _positive_rows(attrset, positive) -> np.ndarray:
 
 def enrich(data_dir, out=None, split: str = "test", motif_db=None, p: float = 1e-4, *, top: int = 20,
            kmer_k: int | None = None, attr=None, kmer_top_fraction: float = 0.01,
-           kmer_positive=None, kmer_canonical: bool = False) -> EnrichResult:
+           kmer_positive=None, kmer_canonical: bool = False, exclude_core: bool = False) -> EnrichResult:
     """Known-motif enrichment of one split of a prepared-data directory (and k-mers).
 
     Parameters
@@ -266,6 +311,9 @@ def enrich(data_dir, out=None, split: str = "test", motif_db=None, p: float = 1e
         Also run :func:`kmer_enrichment` with this k on the AttributionSet ``attr``.
     attr : path or AttributionSet, optional
         Needed with ``kmer_k``.
+    exclude_core : bool
+        k-mer windows touching the core motif are left out (data from ``wtko prepare
+        --motif-instances``; :func:`core_mask`).
 
     Returns
     -------
@@ -293,7 +341,10 @@ def enrich(data_dir, out=None, split: str = "test", motif_db=None, p: float = 1e
             raise InputError("k-mer enrichment needs an attribution directory (--attr)")
         aset = attr if isinstance(attr, AttributionSet) else AttributionSet.load(attr)
         kmers = kmer_enrichment(aset, kmer_k, top_fraction=kmer_top_fraction,
-                                positive=kmer_positive, canonical=kmer_canonical)
+                                positive=kmer_positive, canonical=kmer_canonical,
+                                exclude=core_mask(aset, data) if exclude_core else None)
+    elif exclude_core:
+        raise InputError("--exclude-core applies to the k-mer enrichment: add --kmer-enrichment K --attr DIR")
     result = EnrichResult(table, kmers)
     if out is not None:
         out = Path(out)

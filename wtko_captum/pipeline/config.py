@@ -18,7 +18,7 @@ from typing import Any
 from wtko_captum.core.errors import InputError
 
 STAGE_ORDER = ["prepare", "train", "evaluate", "attribute", "export", "tracks",
-               "kmers", "filters", "tomtom", "modisco", "compare", "enrich"]
+               "kmers", "filters", "tomtom", "modisco", "compare", "enrich", "report"]
 PATH_LIST = list[str] | str
 
 
@@ -55,6 +55,9 @@ def _stage_function(stage: str):
     if stage == "enrich":
         from wtko_captum.motifs.enrich import enrich
         return enrich
+    if stage == "report":
+        from wtko_captum.report.html import report
+        return report
     return None
 
 
@@ -71,6 +74,7 @@ PROVIDED = {
     "modisco": {"attrset", "out", "attributions"},
     "compare": {"modisco_dir", "kmers_dir", "out"},
     "enrich": {"data_dir", "out"},
+    "report": {"run_dir", "out", "verbose"},
 }
 #: keys the pipeline reads itself, with their types
 PIPELINE_KEYS: dict[str, dict[str, Any]] = {

@@ -39,6 +39,7 @@ def summarise(out) -> str:
         ("modisco", "TF-MoDISco-lite patterns, seqlets.bed, report/"),
         ("compare", "modisco patterns vs k-mer clusters: pairs.tsv, heatmap.png, summary.md"),
         ("enrich", "known-motif enrichment between the classes: enrichment.tsv, enrichment.png"),
+        ("report.html", "everything above in one HTML file with igv.js tracks (opens offline)"),
     ]
     for name, what in where:
         if (out / name).exists():
@@ -49,6 +50,9 @@ def summarise(out) -> str:
         lines.append(f"test metrics: accuracy {m['accuracy']:.3f}, auROC {m['auroc']:.3f}, auPRC {m['auprc']:.3f} "
                      f"(n = {m.get('n', '?')})")
     lines += _motif_summary(out)
+    if (out / "report.html").is_file():
+        lines.append(f"report: {out / 'report.html'} ({(out / 'report.html').stat().st_size / 1e6:.1f} MB; "
+                     "open it in any browser, no network needed)")
     return "\n".join(lines)
 
 

@@ -10,6 +10,8 @@ config file. Every stage writes into its own subdirectory of the output director
     [export]     -> OUT/tracks/      [tracks]  -> OUT/tracks.ini, OUT/igv/ and a rendered region
     [kmers]      -> OUT/motifs/      [filters] -> OUT/filters/    [tomtom]  -> OUT/motifs/tomtom.tsv
     [modisco]    -> OUT/modisco/     [compare] -> OUT/compare/    [enrich]   -> OUT/enrich/
+    [report]     -> OUT/report.html  (runs last whether or not the table is present: the HTML
+                    report of whatever the run produced; skipped only by ``stages``)
 
 Precedence: ``--set stage.key=value`` on the command line, then the config file, then the
 library defaults. Only the CLI reads config; the library functions take explicit arguments.
@@ -45,11 +47,11 @@ def run(cfg: dict, out, *, stages: list[str] | None = None, verbose: bool = True
     out = output_dir(out)
     base = Path(cfg.get("pipeline", {}).get("base_dir", "."))
     ctx = {"out": out, "base": base, "verbose": verbose, "results": {}}
-    wanted = [s for s in STAGE_ORDER if s in cfg and (stages is None or s in stages)]
+    wanted = [s for s in STAGE_ORDER if (s in cfg or s == "report") and (stages is None or s in stages)]
     for stage in wanted:
         t0 = time.perf_counter()
         log.info("== %s", stage)
-        ctx["results"][stage] = STAGES[stage](dict(cfg[stage]), ctx)
+        ctx["results"][stage] = STAGES[stage](dict(cfg.get(stage, {})), ctx)
         log.info("== %s done in %.1f s", stage, time.perf_counter() - t0)
     return ctx["results"]
 
@@ -183,6 +185,14 @@ def _enrich(c, ctx):
     return enrich(ctx["out"] / "data", ctx["out"] / "enrich", **c)
 
 
+def _report(c, ctx):
+    from wtko_captum.report.html import report
+
+    if "regions" in c and Path(str(c["regions"])).suffix:  # a BED file, relative to the config
+        c["regions"] = str(_path(ctx["base"], c["regions"]))
+    return report(ctx["out"], ctx["out"] / "report.html", verbose=ctx["verbose"], **c)
+
+
 STAGES: dict[str, Callable] = {
     "prepare": _prepare,
     "train": _train,
@@ -196,4 +206,5 @@ STAGES: dict[str, Callable] = {
     "modisco": _modisco,
     "compare": _compare,
     "enrich": _enrich,
+    "report": _report,
 }

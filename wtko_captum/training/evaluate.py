@@ -12,6 +12,12 @@ Output directory (written atomically)::
 
 auROC / auPRC score class index 1 (``WT``) against the rest; with more than two classes they
 are macro one-vs-rest averages. Undefined values (a split holding one class) are ``null``.
+
+Multi-task data and models (one sigmoid output per task): metrics.json holds per task
+accuracy, precision, recall, F1 (positive = probability > 0.5), auROC, auPRC and support (positives),
+and ``accuracy``/``auroc``/``auprc`` are the means over tasks; confusion_matrix.json one 2x2
+matrix per task (no figure); predictions.tsv the ``task:<name>`` labels, ``prob_<name>`` per task
+and ``predicted`` (the tasks called, ``+``-joined).
 """
 from __future__ import annotations
 
@@ -72,6 +78,12 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
     subset = prepared.split(split)
     if len(subset) == 0:
         raise InputError(f"no regions in the {split!r} split", path=prepared.path)
+    sigmoid = getattr(model, "outputs", "softmax") == "sigmoid"
+    if sigmoid != bool(prepared.tasks):
+        raise CheckpointError(f"{model_path}: a model with {'one sigmoid output per task' if sigmoid else 'softmax classes'} "
+                              f"cannot be scored on {'task' if prepared.tasks else 'class'} labels")
+    if sigmoid:
+        return _evaluate_tasks(model, ckpt, model_path, prepared, subset, split, dev, batch_size, Path(out))
 
     probs = predict_proba(model, subset.X, dev, batch_size=batch_size)
     y = subset.y
@@ -102,6 +114,50 @@ def evaluate(model_path, data, out, *, split: str = "test", device="auto", batch
                               title=f"{split}: accuracy {metrics['accuracy']:.3f}, n = {len(y)}")
         _predictions_table(subset, probs, class_names).to_csv(tmp / "predictions.tsv", sep="\t", index=False,
                                                              float_format="%.6g")
+    return metrics
+
+
+def _evaluate_tasks(model, ckpt, model_path, prepared, subset, split, dev, batch_size, out: Path) -> dict:
+    """Multi-task scoring: every task on its own (positive = sigmoid probability > 0.5), and the
+    means over tasks as ``accuracy``/``auroc``/``auprc``."""
+    import pandas as pd
+
+    from wtko_captum.training.train import predict_proba, task_metrics
+
+    tasks = prepared.tasks
+    probs = predict_proba(model, subset.X, dev, batch_size=batch_size, multi_task=True)
+    Y = subset.Y
+    per = task_metrics(Y, probs)
+
+    def mean(key):
+        vals = [m[key] for m in per if not math.isnan(m[key])]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    training = ckpt.get("training") or {}
+    matrices = {}
+    for j, t in enumerate(tasks):
+        y, call = Y[:, j].astype(int), (probs[:, j] > 0.5).astype(int)
+        matrices[t] = [[int(((y == a) & (call == b)).sum()) for b in (0, 1)] for a in (0, 1)]
+    metrics = dict(split=split, n=int(len(Y)), tasks=tasks, accuracy=mean("accuracy"), auroc=mean("auroc"),
+                   auprc=mean("auprc"), **dict(zip(tasks, per)), outputs="sigmoid", class_names=tasks,
+                   confusion_matrix=dict(per_task=matrices, rows="true 0/1", columns="called 0/1"),
+                   model=str(model_path), model_identity=model.identity, architecture=ckpt["architecture"],
+                   data=str(prepared.path) if prepared.path else None,
+                   selected_by=f"validation {training.get('selection_metric', 'auROC')} at epoch "
+                               f"{training.get('best_epoch')}")
+    metrics = _json_safe(metrics)
+    reg = subset.regions
+    table = pd.DataFrame({"chrom": reg["chrom"].astype(str), "start": reg["start"], "end": reg["end"],
+                          "name": reg["name"]})
+    for j, t in enumerate(tasks):
+        table[f"task:{t}"] = Y[:, j].astype(int)
+    for j, t in enumerate(tasks):
+        table[f"prob_{t}"] = probs[:, j]
+    table["predicted"] = ["+".join(t for t, p in zip(tasks, row) if p > 0.5) or "none" for row in probs]
+    with atomic_dir(out) as tmp:
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (tmp / "confusion_matrix.json").write_text(json.dumps(metrics["confusion_matrix"], indent=2) + "\n")
+        table.to_csv(tmp / "predictions.tsv", sep="\t", index=False, float_format="%.6g")
     return metrics
 
 

@@ -151,6 +151,13 @@ def _train_val(prepared):
         val_set, train_set = train_set.subset(take), train_set.subset(~take)
         note = "no validation split in the data: a seeded, stratified 10% of train (seed 0)"
         log.warning("train: %s", note)
+    if prepared.tasks:
+        Y = train_set.Y
+        flat = [t for j, t in enumerate(prepared.tasks) if Y[:, j].min() == Y[:, j].max()]
+        if flat:
+            raise InputError(f"the training split has only positives or only negatives for task(s) "
+                             f"{', '.join(flat)}", path=prepared.path)
+        return train_set, val_set, note
     missing = set(range(len(prepared.class_names))) - set(np.unique(train_set.y).tolist())
     if missing:
         names = [prepared.class_names[i] for i in sorted(missing)]
@@ -192,8 +199,9 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
 
     run_dir.mkdir(parents=True, exist_ok=True)
     class_names = prepared.class_names
+    multi = bool(prepared.tasks)  # one independent sigmoid output per task
     amp = dev.type == "cuda"
-    weights = _class_weights(prepared)
+    weights = None if multi else _class_weights(prepared)
     t0 = time.perf_counter()
     # Fork the global RNG so a seeded run neither depends on nor disturbs the caller's state
     # (dropout draws from it).
@@ -203,12 +211,12 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
                             trusted_spec=opts["architecture"], **opts["model_options"])
         model.to(dev)
         optimiser = torch.optim.Adam(model.parameters(), lr=opts["lr"], weight_decay=opts["weight_decay"])
-        loss_fn = torch.nn.CrossEntropyLoss(
+        loss_fn = torch.nn.BCEWithLogitsLoss() if multi else torch.nn.CrossEntropyLoss(
             weight=torch.tensor(weights, dtype=torch.float32, device=dev) if weights else None)
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
         gen = torch.Generator().manual_seed(seed)
         X = torch.from_numpy(np.ascontiguousarray(train_set.X))
-        y = torch.from_numpy(np.array(train_set.y, dtype=np.int64))
+        y = torch.from_numpy(train_set.Y if multi else np.array(train_set.y, dtype=np.int64))
         history, best, best_state, since_best = [], None, None, 0
         bar = tqdm(range(1, opts["epochs"] + 1), desc=f"train seed {seed}", unit="epoch",
                    disable=not verbose, leave=False)
@@ -238,8 +246,8 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
                     scaler.update()
                     optimiser.zero_grad(set_to_none=True)
                 tot_loss += float(loss.detach()) * len(idx)
-                tot_correct += int((logits.detach().argmax(1) == yb).sum())
-            val = evaluate_split(model, val_set, dev, loss_fn=loss_fn, amp=amp)
+                tot_correct += _correct(logits.detach(), yb, multi)
+            val = evaluate_split(model, val_set, dev, loss_fn=loss_fn, amp=amp, multi_task=multi)
             row = dict(epoch=epoch, train_loss=tot_loss / len(y), train_acc=tot_correct / len(y),
                        val_loss=val["loss"], val_acc=val["accuracy"], val_auroc=val["auroc"],
                        val_auprc=val["auprc"], seconds=time.perf_counter() - te)
@@ -271,16 +279,25 @@ def _train_one(train_set, val_set, prepared, run_dir: Path, seed: int, dev, opts
         val={k: best["val"][k] for k in ("loss", "accuracy", "auroc", "auprc")},
         hyperparameters={k: v for k, v in opts.items()}, loss_class_weights=weights,
         device=str(dev), mixed_precision=amp, seconds=round(seconds, 2), torch_version=torch.__version__,
-        data=data_summary,
+        data=data_summary, loss="binary cross-entropy per task" if multi else "cross-entropy",
     )
     save_checkpoint(run_dir / "model.pt", model.cpu(), opts["architecture"], class_names,
-                    genome_build=data_summary.get("genome_build"), training=summary)
+                    genome_build=data_summary.get("genome_build"), training=summary,
+                    outputs="sigmoid" if multi else "softmax")
     (run_dir / "training.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     if verbose:
         log.info("seed %d: best epoch %d of %d, val auROC %s, accuracy %.3f (%.1f s) -> %s",
                  seed, best["epoch"], len(history), _fmt(best["val"]["auroc"]), best["val"]["accuracy"],
                  seconds, run_dir / "model.pt")
     return summary
+
+
+def _correct(logits: torch.Tensor, y: torch.Tensor, multi_task: bool) -> float:
+    """Correct calls in a batch: argmax = class; per task (logit > 0 = positive), the fraction
+    of a sequence's tasks called right."""
+    if multi_task:
+        return float(((logits > 0) == (y > 0.5)).float().mean(1).sum())
+    return int((logits.argmax(1) == y).sum())
 
 
 def _selection_score(row) -> float:
@@ -294,8 +311,10 @@ def _fmt(x) -> str:
 
 
 @torch.no_grad()
-def predict_proba(model, X, device, *, batch_size: int = 256, amp: bool = False) -> np.ndarray:
-    """Class probabilities ``(N, n_classes)`` float64 for one-hot ``X`` ``(N, 4, L)``.
+def predict_proba(model, X, device, *, batch_size: int = 256, amp: bool = False,
+                  multi_task: bool = False) -> np.ndarray:
+    """Probabilities ``(N, n_outputs)`` float64 for one-hot ``X`` ``(N, 4, L)``: softmax over
+    the classes, or (``multi_task``) an independent sigmoid per task.
 
     The model's train/eval mode is restored afterwards.
     """
@@ -307,21 +326,36 @@ def predict_proba(model, X, device, *, batch_size: int = 256, amp: bool = False)
         for i in range(0, len(X), batch_size):
             xb = X[i:i + batch_size].to(device)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                logits = model(xb)
-            out.append(torch.softmax(logits.float(), dim=1).cpu().double().numpy())
+                logits = model(xb).float()
+            p = torch.sigmoid(logits) if multi_task else torch.softmax(logits, dim=1)
+            out.append(p.cpu().double().numpy())
     finally:
         model.train(was_training)
     n_out = out[0].shape[1] if out else 2
     return np.concatenate(out) if out else np.zeros((0, n_out))
 
 
-def evaluate_split(model, subset, device, *, loss_fn=None, amp: bool = False, batch_size: int = 256) -> dict:
+def evaluate_split(model, subset, device, *, loss_fn=None, amp: bool = False, batch_size: int = 256,
+                   multi_task: bool = False) -> dict:
     """Loss, accuracy, auROC and auPRC of ``model`` on a :class:`PreparedData` subset.
 
-    auROC / auPRC are for class index 1 (WT) vs the rest with two classes, macro one-vs-rest
-    otherwise; NaN when the subset holds a single class.
+    Classes: auROC / auPRC are for class index 1 (WT) vs the rest with two classes, macro
+    one-vs-rest otherwise; NaN when the subset holds a single class. Tasks (``multi_task``):
+    the means over tasks of each task's accuracy (at probability 0.5), auROC and auPRC (tasks
+    whose labels are all equal are left out of the ranking means).
     """
-    probs = predict_proba(model, subset.X, device, batch_size=batch_size, amp=amp)
+    probs = predict_proba(model, subset.X, device, batch_size=batch_size, amp=amp, multi_task=multi_task)
+    if multi_task:
+        Y = subset.Y
+        res = dict(n=int(len(Y)), accuracy=float(((probs > 0.5) == (Y > 0.5)).mean()) if len(Y) else float("nan"))
+        if loss_fn is not None and len(Y):
+            p = torch.from_numpy(probs).clamp(1e-7, 1 - 1e-7)
+            res["loss"] = float(torch.nn.functional.binary_cross_entropy(p, torch.from_numpy(Y).double()))
+        else:
+            res["loss"] = float("nan")
+        per = task_metrics(Y, probs)
+        res.update(auroc=_nanmean([m["auroc"] for m in per]), auprc=_nanmean([m["auprc"] for m in per]))
+        return res
     y = subset.y
     res = dict(n=int(len(y)), accuracy=float((probs.argmax(1) == y).mean()) if len(y) else float("nan"))
     if loss_fn is not None and len(y):
@@ -332,6 +366,29 @@ def evaluate_split(model, subset, device, *, loss_fn=None, amp: bool = False, ba
         res["loss"] = float("nan")
     res.update(ranking_metrics(y, probs))
     return res
+
+
+def _nanmean(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def task_metrics(Y: np.ndarray, probs: np.ndarray) -> list[dict]:
+    """Per task: accuracy, precision, recall, F1 (positive = probability > 0.5), auROC, auPRC and
+    ``support`` (the positives), from labels ``(N, T)`` and sigmoid probabilities ``(N, T)``."""
+    from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
+
+    out = []
+    for j in range(Y.shape[1]):
+        y, p = Y[:, j].astype(int), probs[:, j]
+        call = (p > 0.5).astype(int)
+        prec, rec, f1, _ = precision_recall_fscore_support(y, call, average="binary", zero_division=0)
+        both = len(np.unique(y)) == 2
+        out.append(dict(accuracy=float((call == y).mean()), precision=float(prec), recall=float(rec),
+                        f1=float(f1), auroc=float(roc_auc_score(y, p)) if both else float("nan"),
+                        auprc=float(average_precision_score(y, p)) if both else float("nan"),
+                        support=int(y.sum()), n=int(len(y))))
+    return out
 
 
 def ranking_metrics(y: np.ndarray, probs: np.ndarray) -> dict:

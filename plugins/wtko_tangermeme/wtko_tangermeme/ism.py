@@ -1,22 +1,23 @@
 """In-silico saturation mutagenesis: the change in the target logit for every base at every
 position (hypothetical; the observed base scores 0).
 
-Three exact paths, the fastest that applies:
+Three exact routes, the fastest that applies (the one taken is logged at INFO level):
 
-- **delta** (the WTKO-CNN layer layout, :func:`_tower_layers`): each substitution's change is
-  propagated layer by layer: conv1+BN changes by a rank-one term (a table lookup), the few
-  pooled positions it moves go through conv2 as a transposed convolution, and the global
-  attention pooling is updated incrementally in float64 (old window out, new window in);
-  ReLU and max-pool are applied to the full new values. Edits are grouped by
-  ``p mod (pool1 * pool2)`` (same offsets throughout) and batched across positions and
-  sequences. ~30x plain batched ISM on the 600 bp WTKO-CNN (``benchmarks/attribution.py``).
-- **local** (any model with ``features`` conv tower, ``attention`` =
-  :class:`~wtko_captum.models.wtko_cnn.AttentionPool` and ``head``): the conv tower is local,
-  so a substitution at base ``p`` changes only the attention positions whose receptive field
+- **delta** (a model declaring an attention-pool layout with two conv blocks, see
+  :mod:`wtko_captum.core.layout`; the WTKO-CNN does): each substitution's change is propagated
+  layer by layer: conv1+BN changes by a rank-one term (a table lookup), the few pooled positions
+  it moves go through conv2 as a transposed convolution, and the global attention pooling is
+  updated incrementally in float64 (old window out, new window in); ReLU and max-pool are
+  applied to the full new values. Edits are grouped by ``p mod (pool1 * pool2)`` (same offsets
+  throughout) and batched across positions and sequences. ~30x plain batched ISM on the 600 bp
+  WTKO-CNN (``benchmarks/attribution.py``).
+- **local** (any model declaring an attention-pool layout): the conv tower is local, so a
+  substitution at base ``p`` changes only the attention positions whose receptive field
   contains it; only that input slice (59 bases on the WTKO-CNN) is recomputed, then the same
   incremental attention update.
 - **tangermeme** (any other ``nn.Module``): ``tangermeme.saturation_mutagenesis`` with
-  ``raw_outputs=True``, its fastISM path included.
+  ``raw_outputs=True`` and ``fast`` passed on (tangermeme's fastISM, which it checks against
+  the plain route and abandons with a warning where it does not apply or pay off).
 
 All compute ``f(x with base b at p) - f(x)`` for output ``target`` (the raw differences,
 ``centre=False``). By default (``centre=True``) each position is then mean-centred over the four
@@ -26,19 +27,18 @@ modisco and the projected bigWig see it. Raw ISM has 0 at every observed base by
 """
 from __future__ import annotations
 
+import logging
+
 import torch
 
-from wtko_captum.attribution.methods._common import check_input, check_target, model_on
-from wtko_captum.core.registry import attribution_method
+from wtko_captum.api import attention_pool_layout, attribution_method, check_input, check_target, model_on
+
+log = logging.getLogger("wtko_tangermeme.ism")
 
 
 def supports_local(model) -> bool:
-    """Whether ``model`` has the conv-tower + attention-pooling shape the local path needs."""
-    from wtko_captum.models.wtko_cnn import AttentionPool
-
-    cfg = getattr(model, "config", None) or {}
-    return (all(hasattr(model, a) for a in ("features", "head", "receptive_field"))
-            and isinstance(getattr(model, "attention", None), AttentionPool) and "pool" in cfg)
+    """Whether ``model`` declares the conv-tower + attention-pooling layout the local route needs."""
+    return attention_pool_layout(model) is not None
 
 
 @attribution_method(hypothetical=True,
@@ -51,7 +51,9 @@ def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", random_
     ----------
     X : float32 one-hot ``(N, 4, L)``; all-zero (N) columns are scored for all 4 bases.
     batch_size : edited sequences (substitutions) per pass.
-    fast : use the local receptive-field path when the model supports it (exact either way).
+    fast : take the fast exact routes: the delta/local routes of a model declaring an
+        attention-pool layout, tangermeme's fastISM otherwise (``fast=`` of
+        ``saturation_mutagenesis``). False runs plain batched ISM; exact either way.
     centre : mean-centre each position over the 4 bases (default); False gives raw differences.
 
     Returns
@@ -66,35 +68,38 @@ def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", random_
 def _ism_raw(model, X, args, target, batch_size, device, verbose, fast):
     X = check_input(X)
     check_target(model, X, target)
-    if fast and args is None and supports_local(model):
-        layers = _tower_layers(model)
+    layout = attention_pool_layout(model) if fast and args is None else None
+    if layout is not None:
+        layers = _tower_layers(layout)
         if layers is not None:
-            out = _ism_delta(model, X, target, batch_size, device, verbose, layers)
+            out = _ism_delta(layout, X, target, batch_size, device, verbose, layers, model)
             if out is not None:
+                log.info("ism: delta route (declared attention-pool layout, changes propagated per layer)")
                 return out
-        return _ism_local(model, X, target, batch_size, device, verbose)
-    return _ism_tangermeme(model, X, args, target, batch_size, device, verbose)
+        log.info("ism: local route (declared attention-pool layout, reached slice recomputed)")
+        return _ism_local(layout, model, X, target, batch_size, device, verbose)
+    log.info("ism: tangermeme route (saturation_mutagenesis, fast=%s)", fast)
+    return _ism_tangermeme(model, X, args, target, batch_size, device, verbose, fast)
 
 
-def _ism_tangermeme(model, X, args, target, batch_size, device, verbose):
+def _ism_tangermeme(model, X, args, target, batch_size, device, verbose, fast):
     from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
     with model_on(model, device) as dev:
         y0, y_hat = saturation_mutagenesis(model, X, args=args, raw_outputs=True,
                                            batch_size=max(1, batch_size // (3 * X.shape[-1])),
-                                           device=dev, verbose=verbose)
+                                           device=dev, verbose=verbose, fast=bool(fast))
     attr = y_hat[..., target] - y0[:, None, None, target]
     return (attr * (1 - X)).to("cpu", torch.float32)  # observed base exactly 0
 
 
-def _ism_local(model, X, target, batch_size, device, verbose):
+def _ism_local(layout, model, X, target, batch_size, device, verbose):
     N, A, L = X.shape
-    cfg = model.config
-    jump, rf = cfg["pool"] ** 2, model.receptive_field
-    att = model.attention
+    jump, rf = layout.jump, layout.receptive_field
+    features, score, head = layout.features, layout.score, layout.head
     out = torch.zeros(N, A, L)
     with model_on(model, device) as dev, torch.no_grad():
-        Lp = model.features(X[:1].to(dev)).shape[-1]
+        Lp = features(X[:1].to(dev)).shape[-1]
         P = min((rf - 1) // jump + 1, Lp)  # attention positions one base can reach
         span = (P - 1) * jump + rf  # input bases feeding P positions
         # the slice for base p starts at attention position j0(p), so that it covers every
@@ -110,13 +115,13 @@ def _ism_local(model, X, target, batch_size, device, verbose):
             seqs = tqdm(seqs, desc="ism", unit="seq")
         for n in seqs:
             x = X[n].to(dev)
-            h = model.features(x[None])[0]  # (C, Lp)
-            s = att.score(h.T).squeeze(-1).double()  # (Lp,)
+            h = features(x[None])[0]  # (C, Lp)
+            s = score(h.T).squeeze(-1).double()  # (Lp,)
             m = s.max()
             e = torch.exp(s - m)
             hd = h.double()
             S, V = e.sum(), hd @ e  # softmax denominator and un-normalised pooled vector
-            y0 = model.head(((V / S).float())[None])[0, target]
+            y0 = head(((V / S).float())[None])[0, target]
             bases, positions = torch.nonzero(x == 0, as_tuple=True)  # every substitution
             # bases past the last receptive field (dropped by pooling) cannot change f: 0
             keep = positions < (Lp - 1) * jump + rf
@@ -129,15 +134,15 @@ def _ism_local(model, X, target, batch_size, device, verbose):
                 e_idx = torch.arange(len(b), device=dev)
                 xs[e_idx, :, col] = 0.0
                 xs[e_idx, b, col] = 1.0
-                hn = model.features(xs)  # (E, C, P)
+                hn = features(xs)  # (E, C, P)
                 win = jj[:, None] + torch.arange(P, device=dev)  # (E, P)
-                sn = att.score(hn.transpose(1, 2)).squeeze(-1).double()  # (E, P)
+                sn = score(hn.transpose(1, 2)).squeeze(-1).double()  # (E, P)
                 en = torch.exp(sn - m)
                 eo = e[win]  # (E, P) old weights of the window
                 ho = hd[:, win].permute(1, 0, 2)  # (E, C, P)
                 S2 = S - eo.sum(1) + en.sum(1)
                 V2 = V - torch.einsum("ecp,ep->ec", ho, eo) + torch.einsum("ecp,ep->ec", hn.double(), en)
-                y = model.head((V2 / S2[:, None]).float())[:, target]
+                y = head((V2 / S2[:, None]).float())[:, target]
                 out[n, b.cpu(), p.cpu()] = (y - y0).cpu().float()
     return out
 
@@ -146,30 +151,23 @@ def _ism_local(model, X, target, batch_size, device, verbose):
 # The WTKO-CNN path: per-edit deltas through each layer, batched over positions and sequences
 # ---------------------------------------------------------------------------------------------
 
-def _tower_layers(model):
-    """``(conv1, bn1, pool1, conv2, bn2, pool2)`` when ``model`` is the WTKO-CNN layer layout
-    (valid stride-1 convs, eval-mode BatchNorm or Identity, ReLU, non-overlapping max-pools,
-    dropout; ``features``/``forward`` not overridden); None otherwise."""
+def _tower_layers(layout):
+    """``(conv1, bn1, pool1, conv2, bn2, pool2)`` when the declared layout has the two blocks
+    the delta route handles (valid stride-1 convs, eval-mode BatchNorm or Identity, ReLU,
+    non-overlapping max-pools); None otherwise."""
     from torch import nn
 
-    from wtko_captum.models.wtko_cnn import WTKOCNN
-
-    if not (isinstance(model, WTKOCNN) and type(model).features is WTKOCNN.features
-            and type(model).forward is WTKOCNN.forward and type(model).head is WTKOCNN.head
-            and supports_local(model)):
+    if layout.blocks is None or len(layout.blocks) != 2:
         return None
-
     one = _one
     layers = []
-    for i in ("1", "2"):
-        conv, bn, relu, pool, drop = (getattr(model, n + i, None)
-                                      for n in ("conv", "bn", "relu", "pool", "drop"))
+    for block in layout.blocks:
+        conv, bn, relu, pool = block.conv, block.norm, block.activation, block.pool
         if not (type(conv) is nn.Conv1d and one(conv.stride) == 1 and one(conv.padding) == 0
                 and one(conv.dilation) == 1 and conv.groups == 1 and conv.padding_mode == "zeros"
                 and type(bn) in (nn.BatchNorm1d, nn.Identity) and type(relu) is nn.ReLU
                 and type(pool) is nn.MaxPool1d and one(pool.stride) == one(pool.kernel_size)
-                and one(pool.padding) == 0 and one(pool.dilation) == 1 and not pool.ceil_mode
-                and type(drop) in (nn.Dropout, nn.Identity)):
+                and one(pool.padding) == 0 and one(pool.dilation) == 1 and not pool.ceil_mode):
             return None
         layers += [conv, bn, pool]
     return tuple(layers)
@@ -188,7 +186,7 @@ def _bn_scale(bn, channels, dev):
     return scale * bn.weight if bn.affine else scale
 
 
-def _ism_delta(model, X, target, batch_size, device, verbose, layers):
+def _ism_delta(layout, X, target, batch_size, device, verbose, layers, model):
     """Exact ISM on the WTKO-CNN by propagating each substitution's change layer by layer.
 
     A substitution at base ``p`` changes conv1 (+BN, linear) by a rank-one term over its
@@ -208,7 +206,7 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
     w1, w2 = conv1.kernel_size[0], conv2.kernel_size[0]
     k1, k2 = _one(pool1.kernel_size), _one(pool2.kernel_size)
     J = k1 * k2
-    att = model.attention
+    features, score, head = layout.features, layout.score, layout.head
     out = torch.zeros(N, A, L)
     with model_on(model, device) as dev, torch.no_grad():
         s1, s2 = _bn_scale(bn1, conv1.out_channels, dev), _bn_scale(bn2, conv2.out_channels, dev)
@@ -221,8 +219,8 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
         D = (W1[None, :4] - W1[:, None]).contiguous()  # (5, 4, w1, C1)
         # conv2 change as a transposed convolution of the pooled change, BN scale folded in
         W2t = (conv2.weight * s2[:, None, None]).permute(1, 0, 2).flip(-1).contiguous()
-        Lp = model.features(X[:1].to(dev)).shape[-1]
-        rf = model.receptive_field
+        Lp = features(X[:1].to(dev)).shape[-1]
+        rf = layout.receptive_field
         last = (Lp - 1) * J + rf  # bases at or past this are dropped by the pools: score 0
         M1 = (L - w1 + 1) // k1  # pooled length after block 1
         # per residue g = p mod J: window offsets relative to q = p // J
@@ -250,16 +248,16 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
             a1 = pool1(torch.relu(z1))  # (n, C1, PA + ...) padded pooled-1
             a1v = a1[..., PA:PA + M1]
             z2 = bn2(conv2(a1v))[..., :Lp * k2]
-            h = pool2(torch.relu(z2))  # (n, C2, Lp), as model.features
+            h = pool2(torch.relu(z2))  # (n, C2, Lp), as layout.features
             z2 = F.pad(z2, (k2 * PW, k2 * (PW + L // J + Pmax + 2) - z2.shape[-1]),
                        value=-float("inf"))
             z1, a1, z2 = (t.transpose(1, 2).contiguous() for t in (z1, a1, z2))
-            s = att.score(h.transpose(1, 2)).squeeze(-1).double()  # (n, Lp)
+            s = score(h.transpose(1, 2)).squeeze(-1).double()  # (n, Lp)
             m = s.max(1).values
             e = torch.exp(s - m[:, None])
             hd = h.double()
             S, V = e.sum(1), torch.einsum("ncl,nl->nc", hd, e)
-            y0 = model.head((V / S[:, None]).float())[:, target]
+            y0 = head((V / S[:, None]).float())[:, target]
             # sums of e and e*h over every window of Pmax attention positions (zero-padded)
             ep = F.pad(e, (PW, Pmax + L // J + 2))
             hp = F.pad(hd, (PW, Pmax + L // J + 2))
@@ -290,7 +288,7 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
                              + torch.arange(k2 * P, device=dev)]
                     z2w[:, o2:o2 + dz2.shape[-1]] += dz2.transpose(1, 2)
                     hn = torch.relu_(z2w).view(len(n_), P, k2, -1).amax(2)  # (E, P, C2)
-                    sn = att.score(hn).squeeze(-1).double()
+                    sn = score(hn).squeeze(-1).double()
                     wpos = wq[:, None] + torch.arange(P, device=dev)
                     sn = sn.masked_fill((wpos < 0) | (wpos >= Lp), -float("inf"))
                     m_n = m[n_]
@@ -301,7 +299,7 @@ def _ism_delta(model, X, target, batch_size, device, verbose, layers):
                     S2 = (S[n_] - Sw[n_, wi]) * scale + en.sum(1)
                     V2 = ((V[n_] - Vw[n_, wi]) * scale[:, None]
                           + torch.bmm(en.float()[:, None], hn)[:, 0].double())
-                    y = model.head((V2 / S2[:, None]).float())[:, target]
+                    y = head((V2 / S2[:, None]).float())[:, target]
                     return (y - y0[n_]).float()
 
             items = []

@@ -1,16 +1,21 @@
 """An exact DeepLIFT engine for sequence models with attention pooling.
 
-Why not captum or tangermeme as-is (issue 3 item 4, measured on the WTKO-CNN): captum's
-``DeepLift`` softmax rule normalises over the whole tensor across examples (results change with
-the batch) and the attention product ``sum_l h * w`` has no rule; tangermeme's ``deep_lift_shap``
-treats the product as linear (2-7 % completeness error). Here every nonlinear module gets an
-exact rule, so ``sum((x - ref) * multipliers) == f(x) - f(ref)`` up to float rounding:
+Why not captum or tangermeme as-is (measured on the WTKO-CNN): captum's ``DeepLift`` softmax
+rule normalises over the whole tensor across examples (results change with the batch) and the
+attention product ``sum_l h * w`` has no rule; tangermeme's ``deep_lift_shap`` treats the
+product as linear (2-7 % completeness error). Here every nonlinear module gets an exact rule,
+so ``sum((x - ref) * multipliers) == f(x) - f(ref)`` up to float rounding. Which module gets
+which rule, and how a model declares its own, is :mod:`.deeplift_rules`; a module with no rule
+is refused there, before any work. The rules:
 
-- elementwise activations (ReLU, ...): the rescale rule (tangermeme ``_rescale``);
-- ``MaxPool1d``: tangermeme's max-pool rule (change routed through both argmaxes);
-- ``Softmax``: tangermeme's exact softmax rule, applied per example along its own axis;
-- :class:`~wtko_captum.models.wtko_cnn.WeightedSum` (the attention product) and tangermeme's
-  ``BilinearOp``: the midpoint product rule (exact for any bilinear map);
+- ``rescale`` (elementwise activations): the secant ratio (tangermeme ``_rescale``);
+- ``maxpool`` (``MaxPool1d``, ``AdaptiveMaxPool1d``): tangermeme's rule, the change routed
+  through both argmaxes;
+- ``softmax``: tangermeme's exact softmax rule, applied per example along its own axis;
+- ``bilinear`` (an attention product such as the WTKO-CNN's ``WeightedSum``): the midpoint
+  product rule, exact for any bilinear map;
+- a tangermeme-form rule function (``LayerNorm``, ``RMSNorm``, ``GLU`` from tangermeme, or a
+  user's own): run on the engine's pairs by :func:`_tangermeme_form_rule`;
 - Conv, Linear, eval-mode BatchNorm, Dropout: linear, plain gradients are exact.
 
 How it runs (and why it is faster than a paired batch): the observed sequence ``x`` is passed
@@ -23,8 +28,7 @@ that reference. Per sequence that is ``1 + K`` forward rows and ``K`` backward r
 ``2K`` forward and ``2K`` backward rows. Everything is per example: no statistic crosses
 examples, so a sequence's result does not depend on its batch.
 
-Cost, beyond the rows themselves (issue 3 item 5 asks for >= 0.8 of "saliency throughput / 20"):
-in the reference pass each hooked module runs without grad (a pre-hook), so no ordinary
+Cost, beyond the rows themselves: in the reference pass each hooked module runs without grad (a pre-hook), so no ordinary
 backward node, max-pool index or activation copy is made for it; its rule's coefficients are
 computed once in the forward hook, and the backward is one multiply per module. The ReLU and
 max-pool coefficients, over the largest tensors here, come from fused numba kernels on CPU
@@ -32,7 +36,9 @@ max-pool coefficients, over the largest tensors here, come from fused numba kern
 
 A module called several times in one forward pass keeps one cache entry per call.
 Operations written as bare functions in ``forward`` (no module) cannot be hooked and are
-treated as linear, like captum and tangermeme do; the returned convergence deltas expose that.
+treated as linear, like captum and tangermeme do; the completeness check of
+:func:`~wtko_captum.attribution.methods.deeplift.exact_deeplift` turns what that breaks into an
+error.
 """
 from __future__ import annotations
 
@@ -43,42 +49,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from wtko_captum.attribution.methods import _kernels
+from wtko_captum.attribution.methods.deeplift_rules import deeplift_plan
 
-ELEMENTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
-               nn.Softplus, nn.Mish, nn.CELU, nn.SELU)
-
-
-def _is_bilinear(m: nn.Module) -> bool:
-    from tangermeme.deep_lift_shap import BilinearOp
-
-    from wtko_captum.models.wtko_cnn import WeightedSum
-
-    return isinstance(m, (WeightedSum, BilinearOp))
-
-
-def _kind(m: nn.Module) -> str | None:
-    if isinstance(m, ELEMENTWISE):
-        return "elementwise"
-    if isinstance(m, nn.MaxPool1d):
-        return "maxpool"
-    if isinstance(m, nn.Softmax):
-        return "softmax"
-    if _is_bilinear(m):
-        return "bilinear"
-    if isinstance(m, (nn.MaxPool2d, nn.LayerNorm, nn.GLU, nn.RMSNorm)):
-        raise NotImplementedError(f"exact DeepLIFT has no rule for {type(m).__name__} yet; "
-                                  "use backend='tangermeme'")
-    return None
 
 
 def _contract(m, left, right):
-    """Forward of a bilinear module on explicit operands (same maths as the module)."""
-    eq = getattr(m, "equation", "ncl,nl->nc")  # WeightedSum: sum_l h[n,c,l] * w[n,l]
-    if eq is None:
-        return torch.matmul(left, right)
-    if eq == "...,...->...":
-        return left * right
-    return torch.einsum(eq, left, right)
+    """The bilinear module's own forward on explicit operands (hooks bypassed)."""
+    return m.forward(left, right)
 
 
 class _Rule(torch.autograd.Function):
@@ -116,7 +93,7 @@ def _elementwise_rule(m, x_in, x_out, r_in, r_out):
     several times slower on CPU for tensors of this size (these are the largest the engine
     makes). ``lerp`` is exact at weights 0 and 1, so the result equals the ``where`` form.
     """
-    if isinstance(m, nn.ReLU):
+    if type(m) is nn.ReLU:
         ratio = _kernels.relu_ratio(x_in, r_in)  # fused CPU kernel, same arithmetic
         if ratio is not None:
             return lambda g: (g * ratio,)
@@ -152,12 +129,8 @@ def _maxpool_rule(m, x_in, x_out, r_in, r_out):
     Non-overlapping windows get one coefficient per input position, computed by the fused
     CPU kernel (:mod:`._kernels`) or, elsewhere, by :func:`_maxpool_coef_torch`.
     """
-    k, s = m.kernel_size, m.stride
-    k = k[0] if isinstance(k, tuple) else k
-    s = s[0] if isinstance(s, tuple) else s
-    simple = (k == s and m.padding in (0, (0,)) and m.dilation in (1, (1,))
-              and not m.ceil_mode)
-    if not simple:
+    k = _tiling_window(m, x_in.shape[-1])
+    if k is None:
         return _maxpool_rule_general(m, x_in, x_out, r_in, r_out)
     BK, C, L = r_in.shape
     Lo = x_out.shape[-1]
@@ -173,6 +146,19 @@ def _maxpool_rule(m, x_in, x_out, r_in, r_out):
         return (out,)
 
     return rule
+
+
+def _tiling_window(m, length: int) -> int | None:
+    """The window ``k`` when the pool's windows tile its input (kernel == stride == k, no
+    padding, dilation or ceil mode; an adaptive pool whose output length divides ``length``)."""
+    if isinstance(m, nn.AdaptiveMaxPool1d):
+        out = m.output_size[0] if isinstance(m.output_size, (tuple, list)) else m.output_size
+        return length // out if out and length % out == 0 else None
+    k, s = m.kernel_size, m.stride
+    k = k[0] if isinstance(k, tuple) else k
+    s = s[0] if isinstance(s, tuple) else s
+    simple = (k == s and m.padding in (0, (0,)) and m.dilation in (1, (1,)) and not m.ceil_mode)
+    return k if simple else None
 
 
 def _maxpool_coef_torch(x_in, x_out, r_in, r_out, k):
@@ -197,6 +183,8 @@ def _maxpool_rule_general(m, x_in, x_out, r_in, r_out):
     K = r_in.shape[0] // x_in.shape[0]
 
     def idx(t):
+        if isinstance(m, nn.AdaptiveMaxPool1d):
+            return F.adaptive_max_pool1d(t, m.output_size, True)[1]
         return F.max_pool1d(t, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, True)[1]
 
     ix, ir = _expand(idx(x_in), K), idx(r_in)
@@ -243,14 +231,13 @@ def _bilinear_rule(m, x_ops, r_ops):
     return rule
 
 
-def _weighted_sum_fast(m, x_ops, r_ops):
-    """Closed form of the midpoint rule for ``WeightedSum`` (``h (N,C,L)``, ``w (N,L)``).
+def _bilinear_fast(m, x_ops, r_ops):
+    """The midpoint rule; in closed form for the attention product ``sum_l h[n,c,l] w[n,l]``
+    (a module declaring ``equation = "ncl,nl->nc"``, e.g. the WTKO-CNN's ``WeightedSum``).
 
     ``x_ops`` hold the observed batch (B rows), ``r_ops`` its references (B*K rows)."""
-    from wtko_captum.models.wtko_cnn import WeightedSum
-
     K = r_ops[0].shape[0] // x_ops[0].shape[0]
-    if type(m) is not WeightedSum:
+    if getattr(m, "equation", None) != "ncl,nl->nc":
         return _bilinear_rule(m, [_expand(t, K) for t in x_ops], r_ops)
     mids = []
     for x, r in zip(x_ops, r_ops):
@@ -260,12 +247,38 @@ def _weighted_sum_fast(m, x_ops, r_ops):
     return lambda g: (g.unsqueeze(-1) * w_mid.unsqueeze(1), torch.einsum("nc,ncl->nl", g, h_mid))
 
 
+def _tangermeme_form_rule(fn, m, x_in, x_out, r_in, r_out):
+    """A rule written for tangermeme (``fn(module, grad_input, grad_output)`` reading
+    ``module.input`` / ``module.output``, the observed rows stacked on the reference rows) run
+    on the engine's pairs. ``x_*`` are already expanded to one row per reference. The module's
+    ordinary local gradient is passed as ``grad_input`` (tangermeme's fallback where the input
+    barely changes); the multiplier of the observed half is returned."""
+    paired_in, paired_out = torch.cat([x_in, r_in]), torch.cat([x_out, r_out])
+    n = len(r_in)
+
+    def rule(g):
+        g2 = torch.cat([g, g])
+        with torch.enable_grad():
+            t = paired_in.clone().requires_grad_()
+            (local,) = torch.autograd.grad(m.forward(t), t, grad_outputs=g2)
+        m.input, m.output = paired_in, paired_out
+        try:
+            grads = fn(m, (local,), (g2,))
+        finally:
+            del m.input, m.output
+        return (grads[0][:n],)
+
+    return rule
+
+
 class ExactDeepLift:
     """Hooks a model for exact DeepLIFT; use as a context manager around :meth:`multipliers`."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, additional_nonlinear_ops: dict | None = None,
+                 method: str = "deeplift"):
         self.model = model
-        self.modules = [(m, k) for m in model.modules() if (k := _kind(m)) is not None]
+        # raises NoRuleError, naming every layer without a rule, before any work
+        self.modules = [(m, rule) for _, m, rule in deeplift_plan(model, additional_nonlinear_ops, method)]
         self.handles = []
         self.phase = None  # "cache" | "apply"
         self.cache: dict[int, list] = {}
@@ -306,11 +319,14 @@ class ExactDeepLift:
             r_ins = tuple(inputs[:len(x_ins)])
             r_det = [t.detach() for t in r_ins]
             if kind == "bilinear":
-                rule = _weighted_sum_fast(module, x_ins, r_det)
+                rule = _bilinear_fast(module, x_ins, r_det)
             elif kind == "softmax":
                 rule = _softmax_rule(module, _expand(x_ins[0], self.k), r_det[0])
+            elif callable(kind):
+                rule = _tangermeme_form_rule(kind, module, _expand(x_ins[0], self.k), _expand(x_out, self.k),
+                                             r_det[0], output.detach())
             else:
-                make = _elementwise_rule if kind == "elementwise" else _maxpool_rule
+                make = _elementwise_rule if kind == "rescale" else _maxpool_rule
                 rule = make(module, x_ins[0], x_out, r_det[0], output.detach())
             torch.set_grad_enabled(grad_mode)
             return _Rule.apply(output, rule, *r_ins)

@@ -1,23 +1,21 @@
-"""The model's own attention weights mapped to input bases (SEEDS.md section 1)."""
+"""The model's own attention weights mapped to input bases (the WTKO paper's attention map)."""
 from __future__ import annotations
 
 import torch
 
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.registry import attribution_method
-from wtko_captum.attribution.methods._common import batch_args, batches, check_input, model_on
+from wtko_captum.attribution.methods._common import batches, check_input, model_on
+from wtko_captum.core.layout import attention_pool_layout
 from wtko_captum.attribution.methods._geometry import map_to_input
 
 
-def attention_geometry(model) -> tuple[int, int, int]:
-    """``(start, jump, rf)`` of the attention positions: WTKO-CNN position ``j`` covers input
-    bases ``[4j, 4j + receptive_field)`` (stride = pool**2)."""
-    rf = getattr(model, "receptive_field", None)
-    cfg = getattr(model, "config", None) or {}
-    if rf is None or "pool" not in cfg:
-        raise InputError("attention needs a model with forward(x, return_attention=True) and a "
-                         "receptive_field (the WTKO-CNN)")
-    return 0, cfg["pool"] ** 2, rf
+def _layout(model):
+    layout = attention_pool_layout(model)
+    if layout is None:
+        raise InputError("attention needs a model that declares its attention pooling "
+                         "(attention_pool_layout(), see wtko_captum.core.layout; the WTKO-CNN does)")
+    return layout
 
 
 @attribution_method(hypothetical=False,
@@ -25,17 +23,21 @@ def attention_geometry(model) -> tuple[int, int, int]:
 def attention(model, X, args=None, *, target=0, batch_size=256, device="cpu", random_state=None,
               verbose=False):
     """Attention weights ``(N, L')`` mapped to bases: each base gets the mean weight of the
-    attention positions whose receptive field contains it, placed on the observed base.
+    attention positions whose receptive field contains it, placed on the observed base. The
+    model must declare its attention pooling (:mod:`wtko_captum.core.layout`).
 
     ``target`` is accepted for the common call form; attention does not depend on it.
     Returns CPU float32 ``(N, 4, L)`` (projected; N columns stay 0).
     """
     X = check_input(X)
-    geom = attention_geometry(model)
+    if args is not None:
+        raise InputError("attention takes no extra model inputs (args)")
+    layout = _layout(model)
     N, _, L = X.shape
     out = torch.empty(N, L)
     with model_on(model, device) as dev, torch.no_grad():
         for sl in batches(N, batch_size, verbose, "attention"):
-            _, w = model(X[sl].to(dev), *batch_args(args, sl, dev), return_attention=True)
-            out[sl] = map_to_input(w.float(), *geom, L).cpu()
+            h = layout.features(X[sl].to(dev))
+            w = torch.softmax(layout.score(h.transpose(1, 2)).squeeze(-1).float(), dim=-1)
+            out[sl] = map_to_input(w, 0, layout.jump, layout.receptive_field, L).cpu()
     return out.unsqueeze(1) * X

@@ -24,10 +24,14 @@ from wtko_captum.attribution.methods._geometry import layer_geometry, map_to_inp
 
 
 def resolve_layer(model: nn.Module, layer=None) -> nn.Module:
-    """``layer`` as a module: None -> the first conv's rectified output (see module docstring);
-    a string -> that submodule."""
+    """``layer`` as a module: None -> the model's declared default (a ``grad_cam_layer``
+    attribute naming a submodule whose output is ``(N, C, L')``, e.g. a transformer's base
+    embedding), else the first conv's rectified output (see module docstring); a string ->
+    that submodule."""
     if isinstance(layer, nn.Module):
         return layer
+    if layer is None and isinstance(getattr(model, "grad_cam_layer", None), str):
+        layer = model.grad_cam_layer  # the model's declared default
     if layer is None:
         conv = None
         for m in model.modules():

@@ -1,0 +1,1 @@
+"""Variant effects: score every allele of a VCF with a model, explain the strongest."""
