@@ -331,6 +331,7 @@ def neurons(model, layer: str, out=None, *, channels=None, samples: int = 20000,
     NeuronsResult
     """
     import torch
+    from tqdm.auto import tqdm
 
     from wtko_captum.core.atomic import atomic_dir
     from wtko_captum.core.device import resolve_device
@@ -393,7 +394,8 @@ def neurons(model, layer: str, out=None, *, channels=None, samples: int = 20000,
                                       max_enumerate=max_enumerate, seed_motifs=motifs, batch_size=batch_size,
                                       verbose=verbose)
             found = [_analyse_neuron(sub, c, smp[c], demix=demix, groups=groups, min_cluster=min_cluster,
-                                     bins=bins, seed=seed) for c in chans]
+                                     bins=bins, seed=seed)
+                     for c in tqdm(chans, desc=f"{layer}: demixing", unit="neuron", disable=not verbose)]
             dictionary = _annotate(found, database, dedup_q)
             summary, cluster_table = _tables(found)
             result = NeuronsResult(found, dictionary, summary, cluster_table, sub.describe(), params, source)
