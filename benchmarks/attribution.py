@@ -158,7 +158,7 @@ def main(argv=None):
                                             a.slow_n)], R)[0][0])
     wall, cpu = compare(
         "deeplift_shap (10 shuffles, exact)",
-        lambda: deeplift_shap(model, Xs, target=T, n_shuffles=10, random_state=0, device=dev),
+        lambda: deeplift_shap(model, Xs, target=T, n_shuffles=10, seed=0, device=dev),
         a.slow_n,
         [("tangermeme deep_lift_shap (not exact)",
           lambda: deep_lift_shap(model, Xs, target=T, references=refs, hypothetical=True,

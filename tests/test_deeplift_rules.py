@@ -78,7 +78,7 @@ def test_known_linear_layers_pass_and_overridden_forward_does_not():
 def test_class_attribute_declares_a_rule_and_the_result_is_exact():
     model = _net(DeclaredSquash())
     X = torch.from_numpy(random_onehot(5, 40, seed=2))
-    refs = make_references(X, "shuffle", n=4, random_state=0)
+    refs = make_references(X, "shuffle", n=4, seed=0)
     attr = deeplift_shap(model, X, target=1, reference=refs)
     _complete(attr, X, _diff(model, X, refs, 1))
 
@@ -112,7 +112,7 @@ def test_layernorm_gets_tangermemes_rule_and_is_complete():
         model[2].weight.uniform_(0.5, 1.5)
         model[2].bias.uniform_(-0.5, 0.5)
     X = torch.from_numpy(random_onehot(4, 30, seed=4))
-    refs = make_references(X, "shuffle", n=3, random_state=1)
+    refs = make_references(X, "shuffle", n=3, seed=1)
     attr = deeplift_shap(model, X, target=1, reference=refs)
     _complete(attr, X, _diff(model, X, refs, 1), rel=1e-3)
     with pytest.raises(CompletenessError):  # LayerNorm treated as linear: the rule is what makes it exact
@@ -124,7 +124,7 @@ def test_adaptive_max_pool_rule_equals_max_pool():
     a = _net(nn.ReLU())
     b = _net(nn.ReLU())
     b[2] = nn.MaxPool1d(36)
-    refs = make_references(X, "shuffle", n=3, random_state=2)
+    refs = make_references(X, "shuffle", n=3, seed=2)
     torch.testing.assert_close(deeplift_shap(a, X, target=1, reference=refs),
                                deeplift_shap(b, X, target=1, reference=refs))
 
@@ -149,17 +149,17 @@ def test_completeness_miss_is_an_error_not_a_warning():
     with pytest.raises(CompletenessError, match="completeness"):
         deeplift(model, X, target=1)
     with pytest.raises(CompletenessError):
-        deeplift_shap(model, X, target=1, n_shuffles=3, random_state=0, backend="tangermeme")
+        deeplift_shap(model, X, target=1, n_shuffles=3, seed=0, backend="tangermeme")
 
 
 def test_tangermeme_backend_refuses_like_the_engine():
     with pytest.raises(NoRuleError, match="Squash"):
         deeplift_shap(_net(Squash()), torch.from_numpy(random_onehot(2, 40, seed=7)), backend="tangermeme",
-                      n_shuffles=2, random_state=0)
+                      n_shuffles=2, seed=0)
 
 
 def test_tangermeme_backend_missing_gives_the_install_hint(registry):
     registry._entries["attributions"].pop("deeplift_shap_tangermeme")
     with pytest.raises(Exception, match="wtko-tangermeme-plugin"):
         deeplift_shap(_net(nn.ReLU()), torch.from_numpy(random_onehot(2, 40, seed=8)), backend="tangermeme",
-                      n_shuffles=2, random_state=0)
+                      n_shuffles=2, seed=0)

@@ -69,7 +69,7 @@ def benchmark(agentbind_positives):
     rows = []
     for method, options in METHODS.items():
         t0 = time.perf_counter()
-        attr = attribute(model, X, method=method, target="WT", random_state=0, **options).numpy()
+        attr = attribute(model, X, method=method, target="WT", seed=0, **options).numpy()
         seconds = time.perf_counter() - t0
         score = per_base_importance(attr, rule="maxabs")
         m = score_explainer(score, tal1, sites=sites)

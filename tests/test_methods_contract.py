@@ -18,5 +18,5 @@ def test_builtin_method_contract(tiny_wtko, name):
     func = get_registry().get("attributions", name)
     assert hasattr(func, "wtko_info")
     X = torch.from_numpy(random_onehot(3, 120, seed=40))
-    check_method(func, tiny_wtko, X, target=1, random_state=0, **OPTIONS.get(name, {}))
+    check_method(func, tiny_wtko, X, target=1, seed=0, **OPTIONS.get(name, {}))
     assert not tiny_wtko.training

@@ -32,9 +32,9 @@ def _assert_complete(attr, X, diff):
 def test_deeplift_completeness_with_attention(tiny_wtko, device, reference):
     X = torch.from_numpy(random_onehot(8, 120, seed=5))
     deltas = []
-    attr = deeplift(tiny_wtko, X, target=1, reference=reference, random_state=3, device=device,
+    attr = deeplift(tiny_wtko, X, target=1, reference=reference, seed=3, device=device,
                     deltas_out=deltas)
-    refs = make_references(X, reference, n=1, random_state=3)[:, 0]
+    refs = make_references(X, reference, n=1, seed=3)[:, 0]
     diff = _f(tiny_wtko, X, 1) - _f(tiny_wtko, refs, 1)
     _assert_complete(attr, X, diff)
     assert deltas[0].shape == (8,) and deltas[0].abs().max() < 1e-5
@@ -44,8 +44,8 @@ def test_deeplift_completeness_with_attention(tiny_wtko, device, reference):
 @pytest.mark.parametrize("backend", ["exact", "tangermeme"])
 def test_deeplift_shap_completeness_with_attention(tiny_wtko, backend):
     X = torch.from_numpy(random_onehot(6, 120, seed=6))
-    attr = deeplift_shap(tiny_wtko, X, target=0, n_shuffles=5, random_state=1, backend=backend)
-    refs = make_references(X, "shuffle", n=5, random_state=1)
+    attr = deeplift_shap(tiny_wtko, X, target=0, n_shuffles=5, seed=1, backend=backend)
+    refs = make_references(X, "shuffle", n=5, seed=1)
     diff = _f(tiny_wtko, X, 0) - _f(tiny_wtko, refs.reshape(-1, 4, 120), 0).reshape(6, 5).mean(1)
     _assert_complete(attr, X, diff)
 
@@ -56,10 +56,10 @@ def test_backends_agree_and_unpatched_tangermeme_is_not_exact(tiny_wtko):
     from tangermeme.deep_lift_shap import deep_lift_shap
 
     X = torch.from_numpy(random_onehot(6, 120, seed=7))
-    a = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, random_state=0)
-    b = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, random_state=0, backend="tangermeme")
+    a = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, seed=0)
+    b = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, seed=0, backend="tangermeme")
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * a.abs().max().item())
-    refs = make_references(X, "shuffle", n=4, random_state=0)
+    refs = make_references(X, "shuffle", n=4, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = deep_lift_shap(tiny_wtko, X, target=1, references=refs, hypothetical=True,
@@ -71,18 +71,18 @@ def test_backends_agree_and_unpatched_tangermeme_is_not_exact(tiny_wtko):
 
 def test_deeplift_shap_batch_independent(tiny_wtko):
     X = torch.from_numpy(random_onehot(6, 120, seed=8))
-    whole = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, random_state=2, batch_size=24)
+    whole = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, seed=2, batch_size=24)
     single = torch.cat([deeplift_shap(tiny_wtko, X[i:i + 1], target=1, n_shuffles=4,
-                                      random_state=2, batch_size=3) for i in range(6)])
+                                      seed=2, batch_size=3) for i in range(6)])
     mixed = deeplift_shap(tiny_wtko, torch.cat([X[3:], torch.from_numpy(random_onehot(2, 120, 9)),
-                                                X[:3]]), target=1, n_shuffles=4, random_state=2)
+                                                X[:3]]), target=1, n_shuffles=4, seed=2)
     scale = whole.abs().max().item()
     torch.testing.assert_close(single, whole, rtol=1e-4, atol=1e-5 * scale)
     torch.testing.assert_close(torch.cat([mixed[5:], mixed[:3]]), whole, rtol=1e-4,
                                atol=1e-5 * scale)
     # the same seed gives the same result; another seed other references
-    again = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, random_state=2)
-    other = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, random_state=3)
+    again = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, seed=2)
+    other = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=4, seed=3)
     assert torch.equal(again, whole) and not torch.allclose(other, whole)
 
 
@@ -113,7 +113,7 @@ def test_engine_equals_tangermeme_deep_lift_shap_without_attention():
 
     model = _attention_free()
     X = torch.from_numpy(random_onehot(5, 60, seed=11))
-    refs = make_references(X, "shuffle", n=6, random_state=4)
+    refs = make_references(X, "shuffle", n=6, seed=4)
     ours = deeplift_shap(model, X, target=0, reference=refs)
     theirs = deep_lift_shap(model, X, target=0, references=refs, hypothetical=True, device="cpu")
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)
@@ -156,9 +156,9 @@ def test_deeplift_shap_same_with_and_without_fused_kernels(tiny_wtko, monkeypatc
     from wtko_captum.attribution.methods import _kernels
 
     X = torch.from_numpy(random_onehot(4, 120, seed=12))
-    fused = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
+    fused = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, seed=5)
     monkeypatch.setattr(_kernels, "USE_NUMBA", False)
-    plain = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, random_state=5)
+    plain = deeplift_shap(tiny_wtko, X, target=1, n_shuffles=3, seed=5)
     torch.testing.assert_close(fused, plain, rtol=1e-5, atol=1e-6 * plain.abs().max().item())
 
 

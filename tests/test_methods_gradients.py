@@ -56,7 +56,7 @@ def test_integrated_gradients_completeness(trained_tiny, reference):
     0-3 and 1-2 threads: 0.3-2.3 % at 50 steps, 0.13-0.62 % at 200 (ReLU kinks make the
     integrand piecewise smooth, so the error falls roughly as 1/steps, not exponentially)."""
     model, X = trained_tiny
-    base = make_references(X, reference, n=1, random_state=0)[:, 0]
+    base = make_references(X, reference, n=1, seed=0)[:, 0]
     with torch.no_grad():
         diff = model(X)[:, 1] - model(base)[:, 1]
     assert diff.abs().mean() > 0.5
@@ -64,7 +64,7 @@ def test_integrated_gradients_completeness(trained_tiny, reference):
     for n_steps, bound in ((50, 0.03), (200, 0.01)):
         deltas = []
         attr = integrated_gradients(model, X, target=1, n_steps=n_steps, reference=reference,
-                                    random_state=0, deltas_out=deltas)
+                                    seed=0, deltas_out=deltas)
         err = (attr * X).sum((1, 2)) - diff
         torch.testing.assert_close(deltas[0], err, atol=1e-5, rtol=1e-4)
         assert err.abs().mean() <= bound * diff.abs().mean(), (n_steps, err, diff)

@@ -65,7 +65,7 @@ def test_bpnet_counts_deeplift_shap_is_exact_and_equals_bpnet_lites(state_dict_f
     model = load_model(checkpoint_from_state_dict(state_dict_file, tmp_path / "c.pt", model="bpnet",
                                                   input_length=L))
     X = torch.from_numpy(random_onehot(4, L, seed=2))
-    refs = make_references(X, "shuffle", n=5, random_state=0)
+    refs = make_references(X, "shuffle", n=5, seed=0)
     ours = attribute(model, X, "deeplift_shap", target=0, reference=refs)
     with torch.no_grad():
         diff = model(X)[:, 0] - model(refs.reshape(-1, 4, L))[:, 0].reshape(4, 5).mean(1)
@@ -91,7 +91,7 @@ def test_bpnet_profile_deeplift_refuses_unless_bpnet_lites_rule_is_asked_for(sta
     # methods without rules work on it
     assert attribute(model, X, "saliency", target=0).abs().sum() > 0
     # bpnet-lite's own convention, asked for explicitly, reproduces bpnet-lite's scores
-    refs = make_references(X, "shuffle", n=4, random_state=1)
+    refs = make_references(X, "shuffle", n=4, seed=1)
     ours = attribute(model, X, "deeplift_shap", target=0, reference=refs,
                      additional_nonlinear_ops={ProfileScaling: "rescale"})
     theirs = deep_lift_shap(_theirs(ProfileWrapper, bpnet_lite), X, references=refs, hypothetical=True,

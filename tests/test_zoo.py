@@ -108,7 +108,7 @@ def test_method_on_architecture(models, X, name, method):
     if method in RULE_METHODS or method == "integrated_gradients":
         n = 1 if method in ("deeplift", "integrated_gradients") else 3
         reference = "zero" if method == "deeplift" else "shuffle"
-        refs = make_references(X, reference, n=n, random_state=1)
+        refs = make_references(X, reference, n=n, seed=1)
         diff = _f(model, X, target) - _f(model, refs.reshape(-1, 4, L), target).reshape(N, n).mean(1)
         assert diff.abs().mean() > 1e-2  # not vacuous
         bound = 1e-3 if method in RULE_METHODS else 2e-2  # IG: quadrature error (<= 1.1 % at 256 steps)

@@ -1,12 +1,12 @@
 """The attribution-method contract, as a check any method (ours or a plugin's) can be run through.
 
 A method ``func(model, X, args=None, *, target=0, batch_size=..., device=...,
-random_state=None, verbose=False, **options)`` must
+seed=None, verbose=False, **options)`` must
 
 1. be callable positionally as ``func(model, X)`` and ``func(model, X, None)`` (tangermeme's
    form, so it also runs inside ``tangermeme.marginalize(func=...)`` / ``ablate(func=...)``);
 2. return a ``torch.Tensor`` of shape ``(N, 4, L)``, dtype float32, on the CPU, all finite;
-3. be deterministic under a seed: two calls with the same ``random_state`` are equal;
+3. be deterministic under a seed: two calls with the same ``seed`` are equal;
 4. (deterministic methods) give a sequence the same scores whatever else shares its batch;
 5. declare itself with ``@attribution_method(...)`` (hypothetical / needs_layer / stochastic).
 
@@ -30,7 +30,7 @@ def _name(func) -> str:
     return getattr(func, "__name__", repr(func))
 
 
-def check_method(func, model, X, *, target: int = 0, random_state: int = 0,
+def check_method(func, model, X, *, target: int = 0, seed: int = 0,
                  batch_independence: bool | None = None, marginalize: bool = True,
                  atol: float = 1e-5, **options) -> dict:
     """Run ``func`` through the attribution contract; raise :class:`ContractError` on failure.
@@ -45,7 +45,7 @@ def check_method(func, model, X, *, target: int = 0, random_state: int = 0,
         A few short sequences are enough (N >= 2 for the batch-independence check).
     target : int
         Output index passed as ``target=``.
-    random_state : int
+    seed : int
         Seed for the determinism check.
     batch_independence : bool, optional
         Check that sequence 0 scores the same alone and in the batch. Default: only for
@@ -72,7 +72,7 @@ def check_method(func, model, X, *, target: int = 0, random_state: int = 0,
         failures.append("not declared: decorate it with @wtko_captum.core.registry.attribution_method(...)")
     else:
         passed.append("declared")
-    kw, _ = accepted_options(func, {"target": target, "random_state": random_state, "device": "cpu",
+    kw, _ = accepted_options(func, {"target": target, "seed": seed, "device": "cpu",
                                     "verbose": False})
     kw.update(options)
 
@@ -112,7 +112,7 @@ def check_method(func, model, X, *, target: int = 0, random_state: int = 0,
             passed.append("deterministic under a seed")
         else:
             diff = float((a - b.to(a.device, a.dtype)).abs().max()) if b.shape == a.shape else float("nan")
-            failures.append(f"two calls with random_state={random_state} differ (max |diff| {diff:.3g})")
+            failures.append(f"two calls with seed={seed} differ (max |diff| {diff:.3g})")
     except Exception as exc:
         failures.append(f"func(model, X) without args failed: {type(exc).__name__}: {exc}")
 

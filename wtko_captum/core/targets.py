@@ -140,11 +140,14 @@ def diff_indices(class_names: list[str], n_outputs: int) -> tuple[int, int]:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, X: torch.Tensor, batch_size: int = 128,
-                   device="cpu") -> torch.Tensor:
-    """Logits ``(N, k)`` on CPU, computed in batches on ``device`` (no gradients)."""
+                   device="cpu", *, amp: bool = False) -> torch.Tensor:
+    """Logits ``(N, k)`` float32 on CPU, computed in batches on ``device`` (no gradients; the
+    model's mode is left as it is). ``amp``: run the forward pass under float16 autocast."""
     outs = []
+    kind = torch.device(device).type
     for i in range(0, len(X), max(1, int(batch_size))):
-        out = model(X[i:i + batch_size].to(device))
+        with torch.autocast(device_type=kind, dtype=torch.float16, enabled=amp):
+            out = model(X[i:i + batch_size].to(device))
         outs.append(check_output(out, len(X[i:i + batch_size])).float().cpu())
     if not outs:
         return torch.zeros((0, 0))

@@ -31,6 +31,7 @@ import torch
 
 from wtko_captum.core.atomic import atomic_dir
 from wtko_captum.core.errors import InputError, WtkoError
+from wtko_captum.core.targets import predict_logits
 
 log = logging.getLogger("wtko_captum")
 
@@ -320,19 +321,14 @@ def predict_proba(model, X, device, *, batch_size: int = 256, amp: bool = False,
     """
     was_training = model.training
     model.eval()
-    out = []
-    X = torch.as_tensor(np.ascontiguousarray(X))
     try:
-        for i in range(0, len(X), batch_size):
-            xb = X[i:i + batch_size].to(device)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                logits = model(xb).float()
-            p = torch.sigmoid(logits) if multi_task else torch.softmax(logits, dim=1)
-            out.append(p.cpu().double().numpy())
+        logits = predict_logits(model, torch.as_tensor(np.ascontiguousarray(X)), batch_size, device, amp=amp)
     finally:
         model.train(was_training)
-    n_out = out[0].shape[1] if out else 2
-    return np.concatenate(out) if out else np.zeros((0, n_out))
+    if not len(logits):
+        return np.zeros((0, 2))
+    p = torch.sigmoid(logits) if multi_task else torch.softmax(logits, dim=1)
+    return p.double().numpy()
 
 
 def evaluate_split(model, subset, device, *, loss_fn=None, amp: bool = False, batch_size: int = 256,

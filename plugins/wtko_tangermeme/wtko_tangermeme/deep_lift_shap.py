@@ -102,7 +102,7 @@ def _outputs(model, X, args, target, batch_size, dev) -> torch.Tensor:
 @attribution_method(hypothetical=True, stochastic=True, layer_rules=True,
                     description="tangermeme's deep_lift_shap with the core's exact layer rules")
 def deeplift_shap_tangermeme(model, X, args=None, *, target=0, batch_size=128, device="cpu",
-                             random_state=None, verbose=False, n_shuffles=10, reference="shuffle",
+                             seed=None, verbose=False, n_shuffles=10, reference="shuffle",
                              additional_nonlinear_ops=None, tolerance=1e-3, deltas_out=None):
     """``tangermeme.deep_lift_shap`` (hypothetical) of ``model(X)[:, target]``.
 
@@ -124,7 +124,7 @@ def deeplift_shap_tangermeme(model, X, args=None, *, target=0, batch_size=128, d
 
     X = check_input(X)
     check_target(model, X, target)
-    refs = make_references(X, reference, n=n_shuffles, random_state=random_state)
+    refs = make_references(X, reference, n=n_shuffles, seed=seed)
     if refs.shape[1] < 1:
         raise InputError("deeplift_shap_tangermeme needs at least one reference per sequence")
     with exact_layers(model):  # LSTMs as their unrolled twins, while this runs

@@ -43,7 +43,7 @@ def supports_local(model) -> bool:
 
 @attribution_method(hypothetical=True,
                     description="saturation mutagenesis: change in the target logit per base (exact, fast)")
-def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", random_state=None,
+def ism(model, X, args=None, *, target=0, batch_size=4096, device="cpu", seed=None,
         verbose=False, fast=True, centre=True):
     """Saturation mutagenesis of ``model(X)[:, target]``.
 

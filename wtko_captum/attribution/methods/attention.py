@@ -20,7 +20,7 @@ def _layout(model):
 
 @attribution_method(hypothetical=False,
                     description="the model's attention weights mapped to input bases (projected)")
-def attention(model, X, args=None, *, target=0, batch_size=256, device="cpu", random_state=None,
+def attention(model, X, args=None, *, target=0, batch_size=256, device="cpu", seed=None,
               verbose=False):
     """Attention weights ``(N, L')`` mapped to bases: each base gets the mean weight of the
     attention positions whose receptive field contains it, placed on the observed base. The

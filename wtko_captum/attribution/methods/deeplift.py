@@ -82,7 +82,7 @@ def exact_deeplift(model, X, refs, *, target=0, args=None, batch_size=128, devic
 
 @attribution_method(hypothetical=True, stochastic=True, layer_rules=True,
                     description="DeepLIFT, exact rules for ReLU/MaxPool/softmax/attention product")
-def deeplift(model, X, args=None, *, target=0, batch_size=128, device="cpu", random_state=None,
+def deeplift(model, X, args=None, *, target=0, batch_size=128, device="cpu", seed=None,
              verbose=False, reference="zero", additional_nonlinear_ops=None, tolerance=TOLERANCE,
              deltas_out=None):
     """DeepLIFT (rescale rule) against one reference per sequence.
@@ -93,7 +93,7 @@ def deeplift(model, X, args=None, *, target=0, batch_size=128, device="cpu", ran
     X : float32 one-hot ``(N, 4, L)``.
     target : int output index.
     reference : ``"zero"`` (default), ``"shuffle"`` (one dinucleotide shuffle per sequence,
-        seeded by ``random_state`` and the sequence) or a tensor ``(4,L)``/``(N,4,L)``.
+        seeded by ``seed`` and the sequence) or a tensor ``(4,L)``/``(N,4,L)``.
     additional_nonlinear_ops : ``{ModuleType: rule}``, rules for layer types the engine does
         not know (tangermeme's option; a rule name or a tangermeme-style rule function, see
         :mod:`~wtko_captum.attribution.methods.deeplift_rules`).
@@ -114,7 +114,7 @@ def deeplift(model, X, args=None, *, target=0, batch_size=128, device="cpu", ran
     """
     X = check_input(X)
     check_target(model, X, target)
-    refs = make_references(X, reference, n=1, random_state=random_state)
+    refs = make_references(X, reference, n=1, seed=seed)
     if refs.shape[1] != 1:
         raise InputError("deeplift takes one reference per sequence; use deeplift_shap for several",
                          value=tuple(refs.shape))

@@ -21,7 +21,7 @@ TANGERMEME_METHOD = "deeplift_shap_tangermeme"
 @attribution_method(hypothetical=True, stochastic=True, layer_rules=True,
                     description="DeepLIFT-SHAP over dinucleotide shuffles (exact attention rules)")
 def deeplift_shap(model, X, args=None, *, target=0, batch_size=128, device="cpu",
-                  random_state=None, verbose=False, n_shuffles=10, reference="shuffle",
+                  seed=None, verbose=False, n_shuffles=10, reference="shuffle",
                   backend="exact", additional_nonlinear_ops=None, tolerance=TOLERANCE,
                   deltas_out=None):
     """DeepLIFT-SHAP of ``model(X)[:, target]``.
@@ -30,7 +30,7 @@ def deeplift_shap(model, X, args=None, *, target=0, batch_size=128, device="cpu"
     ----------
     X : float32 one-hot ``(N, 4, L)``.
     n_shuffles : references per sequence (dinucleotide shuffles, tangermeme ersatz).
-    random_state : int seed; a sequence's shuffles depend only on it and the sequence.
+    seed : int seed; a sequence's shuffles depend only on it and the sequence.
     reference : ``"shuffle"`` (default) or a tensor ``(N, K, 4, L)`` of references.
     backend : ``"exact"`` (this package's engine) or ``"tangermeme"`` (the registered method
         ``deeplift_shap_tangermeme``, from the wtko-tangermeme-plugin).
@@ -54,7 +54,7 @@ def deeplift_shap(model, X, args=None, *, target=0, batch_size=128, device="cpu"
         raise InputError("backend must be 'exact' or 'tangermeme'", value=backend)
     X = check_input(X)
     check_target(model, X, target)
-    refs = make_references(X, reference, n=n_shuffles, random_state=random_state)
+    refs = make_references(X, reference, n=n_shuffles, seed=seed)
     if backend == "exact":
         return exact_deeplift(model, X, refs, target=target, args=args, batch_size=batch_size,
                               device=device, verbose=verbose, deltas_out=deltas_out,

@@ -81,7 +81,7 @@ def grad_cam_map(model, X, args=None, *, target=0, layer=None, batch_size=128, d
 
 @attribution_method(hypothetical=False, needs_layer=True,
                     description="Grad-CAM on a layer (default the rectified first conv), mapped to input bases")
-def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", random_state=None,
+def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", seed=None,
              verbose=False, layer=None, relu=True):
     """Grad-CAM of ``model(X)[:, target]`` on ``layer`` (default the rectified first conv).
 
@@ -97,7 +97,7 @@ def grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu", ran
 @attribution_method(hypothetical=True, needs_layer=True,
                     description="guided Grad-CAM (AgentBind): Grad-CAM map x saliency, element-wise")
 def guided_grad_cam(model, X, args=None, *, target=0, batch_size=128, device="cpu",
-                    random_state=None, verbose=False, layer=None, relu=True):
+                    seed=None, verbose=False, layer=None, relu=True):
     """AgentBind's guided Grad-CAM: the per-base Grad-CAM map times the signed saliency
     ``(N, 4, L)`` element-wise (every base scored: hypothetical)."""
     from wtko_captum.attribution.methods.saliency import saliency

@@ -9,7 +9,7 @@ from wtko_captum.attribution.methods._common import batch_args, batches, check_i
 
 @attribution_method(hypothetical=False, description="input x gradient of the target logit (captum)")
 def input_x_gradient(model, X, args=None, *, target=0, batch_size=128, device="cpu",
-                     random_state=None, verbose=False):
+                     seed=None, verbose=False):
     """``X * d model(X)[:, target] / dX``: CPU float32 ``(N, 4, L)``, non-zero only at the
     observed base (projected)."""
     from captum.attr import InputXGradient

@@ -15,7 +15,7 @@ RULES = ("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", 
 @attribution_method(hypothetical=True, stochastic=True,
                     description="integrated gradients (captum), zero or dinucleotide-shuffled baseline")
 def integrated_gradients(model, X, args=None, *, target=0, batch_size=32, device="cpu",
-                         random_state=None, verbose=False, n_steps=50, reference="zero",
+                         seed=None, verbose=False, n_steps=50, reference="zero",
                          rule="gausslegendre", deltas_out=None):
     """Integrated gradients of ``model(X)[:, target]`` from a baseline to ``X``.
 
@@ -27,7 +27,7 @@ def integrated_gradients(model, X, args=None, *, target=0, batch_size=32, device
         ``"riemann_trapezoid"``, ``"riemann_left"``, ``"riemann_right"`` or
         ``"riemann_middle"`` (named ``rule`` because ``method`` names the attribution method).
     reference : ``"zero"``, ``"shuffle"`` (one dinucleotide shuffle per sequence, seeded by
-        ``random_state`` and the sequence) or a tensor ``(4, L)`` / ``(N, 4, L)``.
+        ``seed`` and the sequence) or a tensor ``(4, L)`` / ``(N, 4, L)``.
     batch_size : sequences per captum call (each expands to ``n_steps`` rows).
     deltas_out : optional list; receives the per-sequence convergence deltas
         ``sum((x - b) * g) - (f(x) - f(b))`` as a CPU tensor ``(N,)`` (equal to
@@ -46,7 +46,7 @@ def integrated_gradients(model, X, args=None, *, target=0, batch_size=32, device
                          value=rule)
     X = check_input(X)
     check_target(model, X, target)
-    base = make_references(X, reference, n=1, random_state=random_state)
+    base = make_references(X, reference, n=1, seed=seed)
     if base.shape[1] != 1:
         raise ValueError("integrated_gradients takes one baseline per sequence")
     base = base[:, 0]

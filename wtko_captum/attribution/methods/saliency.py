@@ -1,6 +1,6 @@
 """Saliency: the signed gradient of the target logit with respect to the one-hot input.
 
-SEEDS.md section 1: the gradient of the (pre-softmax) target logit; the paper's per-position
+As in the WTKO-CNN paper: the gradient of the (pre-softmax) target logit; the paper's per-position
 importance is the max over the 4 channels of the absolute gradient
 (:func:`per_position_maxabs`). captum's ``Saliency`` takes the absolute value by default,
 which drops the sign; this adapter always calls it with ``abs=False``.
@@ -14,7 +14,7 @@ from wtko_captum.attribution.methods._common import batch_args, batches, check_i
 
 
 @attribution_method(hypothetical=True, description="signed gradient of the target logit (captum Saliency, abs=False)")
-def saliency(model, X, args=None, *, target=0, batch_size=128, device="cpu", random_state=None,
+def saliency(model, X, args=None, *, target=0, batch_size=128, device="cpu", seed=None,
              verbose=False):
     """Signed gradient of ``model(X)[:, target]`` with respect to ``X``.
 
@@ -26,7 +26,7 @@ def saliency(model, X, args=None, *, target=0, batch_size=128, device="cpu", ran
     target : int, the output index (logit) to explain.
     batch_size : int, sequences per forward/backward pass.
     device : "cpu" | "cuda" | "auto"; the model is returned to its own device and mode.
-    random_state : unused (deterministic method); accepted for the common call form.
+    seed : unused (deterministic method); accepted for the common call form.
 
     Returns
     -------
