@@ -80,14 +80,15 @@ MOTIF_SETS: tuple[MotifSetSpec, ...] = (
                  None, "activation-weighted motifs of the first convolution's filters"),
     MotifSetSpec("modisco", "TF-MoDISco-lite patterns", "modisco", "patterns.pfm.meme", "patterns.tsv", "pattern",
                  "tomtom.tsv", "seqlets of high contribution clustered into patterns (position frequencies)"),
-    MotifSetSpec("neurons", "Neuron motifs", "neurons", "motifs.meme", None, None, "tomtom.tsv",
-                 "motifs of individual convolution neurons (NeuronMotif)"),
+    MotifSetSpec("neurons", "Neuron motifs", "neurons", "motifs.meme", "dictionary.tsv", "id", "tomtom.tsv",
+                 "motifs of individual convolution neurons (NeuronMotif), de-duplicated into a dictionary"),
 )
 
 RESULT_TABLES: tuple[ResultSpec, ...] = (
     ResultSpec("region_plots", "Rendered regions", ".", (), ("region*.png",),
                "the top-scoring windows drawn by pyGenomeTracks (`wtko plot`), with sequence-logo tracks"),
-    ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv"), ("heatmap.png",),
+    ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv", "counts.tsv", "found.tsv"),
+               ("heatmap.png",),
                "modisco patterns set against the k-mer clusters: pairs matched by Tomtom"),
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
                ("enrichment.tsv", "kmer_enrichment.tsv"), ("enrichment.png",),
