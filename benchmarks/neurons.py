@@ -10,10 +10,9 @@ child process (so ``ru_maxrss`` is its own peak) on the first ``--channels`` cha
 from the first layer analysed in the same child (exhaustive enumeration of 4^10 windows, timed
 separately). Configurations:
 
-* ``paper``: the defaults of ``wtko neurons`` (20,000 samples, population 2,000, 200 generations
-  at most, patience 10), with demixing;
-* ``paper, no demixing``: the same sampling, all samples stacked into one motif: the peer, so
-  the ratio is the cost of demixing alone;
+* ``paper-no-demixing``: the defaults of ``wtko neurons`` (20,000 samples, population 2,000,
+  200 generations at most, patience 10), all samples stacked into one motif: the peer;
+* ``paper``: the same with demixing, so the ratio is the cost of demixing;
 * ``fast``: 5,000 samples, population 1,000, 100 generations at most (the README's comparison).
 
 Reported: wall and CPU seconds of the layer (excluding the first layer), neurons per CPU
@@ -32,8 +31,8 @@ import tempfile
 import time
 
 CONFIGS = {
+    "paper-no-demixing": dict(samples=20000, population=None, max_generations=200, demix=False),
     "paper": dict(samples=20000, population=None, max_generations=200, demix=True),
-    "paper, no demixing": dict(samples=20000, population=None, max_generations=200, demix=False),
     "fast": dict(samples=5000, population=1000, max_generations=100, demix=True),
 }
 
@@ -93,7 +92,7 @@ def main():
                "--device", args.device, "--threads", str(args.threads)] + (["--model", args.model] if args.model else [])
         r = got[name] = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                                    .strip().splitlines()[-1])
-        peer = got.get("paper, no demixing")
+        peer = got.get("paper-no-demixing")
         ratio = f"{r['cpu'] / peer['cpu']:.2f}" if peer else "-"
         n = args.channels
         print(f"| {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {60 * n / r['cpu']:.2f} | {60 * n / r['wall']:.2f} "
