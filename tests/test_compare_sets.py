@@ -68,7 +68,7 @@ def test_cli_and_inputs(sets, capsys):
     from wtko_captum.cli import main
     from wtko_captum.motifs.compare_sets import compare_sets
 
-    tmp, _ = sets
+    tmp, db = sets
     meme = tmp / "filters" / "filters.meme"
     assert main(["compare", str(tmp / "neurons"), str(meme), "--labels", "NeuronMotif,filt", "--q", "0.01",
                  "-o", str(tmp / "c"), "-q"]) == 0
@@ -77,6 +77,18 @@ def test_cli_and_inputs(sets, capsys):
     assert main(["compare", str(tmp / "neurons"), str(tmp), "-o", str(tmp / "d")]) == 2
     assert "not the output of a motif finder" in capsys.readouterr().err
     assert not (tmp / "d").exists()
+    # one modisco and one kmers output are paired (that needs their tables); with --labels, counted
+    from wtko_captum.core.export import export
+
+    (tmp / "mod").mkdir()
+    (tmp / "km").mkdir()
+    export("meme", {"pattern_0": _noisy(db[CTCF], 5)}, tmp / "mod" / "patterns.pfm.meme")
+    export("meme", {"cluster1": _noisy(db[GATA1], 6)}, tmp / "km" / "clusters.meme")
+    assert main(["compare", str(tmp / "mod"), str(tmp / "km"), "-o", str(tmp / "e")]) == 2
+    assert "patterns.tsv" in capsys.readouterr().err
+    assert main(["compare", str(tmp / "mod"), str(tmp / "km"), "--labels", "m,k", "-o", str(tmp / "e"), "-q"]) == 0
+    counts = pd.read_csv(tmp / "e" / "counts.tsv", sep="\t")
+    assert counts["finder"].tolist() == ["modisco", "kmers"] and (counts["motifs_matched"] == 1).all()
     with pytest.raises(InputError, match="same label"):
         compare_sets([tmp / "neurons", tmp / "neurons"])
     with pytest.raises(InputError, match="at least two"):

@@ -21,12 +21,12 @@ outputs (in -o DIR):
   heatmap.png     -log10 p, patterns x clusters
   summary.md      which motifs both methods find, which only one, and their classes
 
-With more than two directories, or others than one modisco and one kmers output (e.g.
-`wtko neurons`, `wtko filters`), it tabulates who found what instead: every motif of every set
-is a Tomtom query against the database, and a set finds a database motif at q <= --q
-(default 0.001, the NeuronMotif paper's threshold). Each directory is recognised by its motif
-file: clusters.pfm.meme (neurons: every demixed cluster), patterns.pfm.meme (modisco),
-clusters.meme (kmers), filters.meme (filters); a MEME file can be given too.
+With more than two directories, others than one modisco and one kmers output (e.g.
+`wtko neurons`, `wtko filters`), or --labels, it tabulates who found what instead: every
+motif of every set is a Tomtom query against the database, and a set finds a database motif
+at q <= --q (default 0.001, the NeuronMotif paper's threshold). Each directory is recognised
+by its motif file: clusters.pfm.meme (neurons: every demixed cluster), patterns.pfm.meme
+(modisco), clusters.meme (kmers), filters.meme (filters); a MEME file can be given too.
 
 outputs of the who-found-what table (in -o DIR):
   counts.tsv      one row per set: motifs, motifs matched, distinct database motifs matched,
@@ -68,7 +68,7 @@ def run(args) -> int:
     if len(args.sets) < 2:
         raise InputError("give two or more motif finder outputs (modisco + kmers are paired)")
     finders = [motif_set(p)[0] for p in args.sets]
-    if len(args.sets) == 2 and sorted(finders) == ["kmers", "modisco"]:
+    if len(args.sets) == 2 and sorted(finders) == ["kmers", "modisco"] and not args.labels:
         modisco, kmers = args.sets if finders[0] == "modisco" else args.sets[::-1]
         res = compare(modisco, kmers, args.out, motif_db=args.motif_db, q=0.05 if args.q is None else args.q)
     else:
