@@ -109,20 +109,6 @@ def child(args) -> None:
                           n_motifs=len(res.motifs), sizes=res.table["n_kmers"].tolist())))
 
 
-def exact_other_ties(idx: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:
-    """Exact average linkage of ``idx`` with ties broken in another (seeded random) order of
-    the distinct k-mers instead of :func:`~wtko_captum.motifs.cluster.cluster_labels`' sorted order:
-    an equally exact partition."""
-    from wtko_captum.motifs.cluster import cut_linkage, onehot5, weighted_average_linkage
-
-    unique, inverse, copies = np.unique(idx, axis=0, return_inverse=True, return_counts=True)
-    order = np.random.default_rng(seed).permutation(len(unique))
-    merges = weighted_average_linkage(onehot5(unique[order], np.float64), copies[order], idx.shape[1])
-    labels = np.empty(len(unique), dtype=np.int64)
-    labels[order] = cut_linkage(merges, len(unique), n_clusters)
-    return labels[inverse.ravel()]
-
-
 def evaluate(data: str, args) -> dict:
     from sklearn.metrics import adjusted_rand_score as ari
 
@@ -148,7 +134,7 @@ def evaluate(data: str, args) -> dict:
     half = args.ari_n // 2
     others = rng.choice(np.setdiff1d(np.arange(args.n), S), args.ari_n - half, replace=False)
     swap, _ = cluster_labels(idx[np.r_[S[:half], others]], args.clusters, exact_limit=10**9)
-    ties = exact_other_ties(idx[S], args.clusters, args.seed)
+    ties = cluster_labels(idx[S], args.clusters, exact_limit=10 ** 9, tie_seed=args.seed)[0]
     return dict(data=data, n_unique=n_unique, full=full, m_sub=m, method_sub=method,
                 ari_full=ari(exact, full_labels[S]), ari_two=ari(exact, two), ari_ties=ari(exact, ties),
                 ari_drop5=ari(exact[keep], drop5), ari_swap=ari(exact[:half], swap[:half]))

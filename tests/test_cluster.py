@@ -8,7 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from wtko_captum.motifs.cluster import (align_kmers, cluster_kmers, cluster_labels, core_span, count_matrix,
-                                 cut_linkage, encode_kmers, onehot5, weighted_average_linkage,
+                                 cut_linkage, encode_kmers, weighted_average_linkage,
                                  write_clusters)
 from wtko_captum.core.motif_db import find_motif, load_motifs
 from wtko_captum.core.sequence import reverse_complement
@@ -97,17 +97,6 @@ def test_result_does_not_depend_on_kmer_order():
     assert adjusted_rand_score(a[perm], b) == 1.0
 
 
-def exact_other_ties(idx, n_clusters, seed):
-    """Exact average linkage with ties broken in a seeded random order of the distinct k-mers
-    (cluster_labels uses sorted order): another, equally exact partition."""
-    unique, inverse, copies = np.unique(idx, axis=0, return_inverse=True, return_counts=True)
-    order = np.random.default_rng(seed).permutation(len(unique))
-    merges = weighted_average_linkage(onehot5(unique[order], np.float64), copies[order], idx.shape[1])
-    labels = np.empty(len(unique), dtype=np.int64)
-    labels[order] = cut_linkage(merges, len(unique), n_clusters)
-    return labels[inverse.ravel()]
-
-
 def test_two_stage_agrees_with_exact():
     """Motif k-mers as saliency gives them (sites sampled from two JASPAR PWMs, shifted by up
     to 1 bp, either strand), 1,400 k-mers in 300 micro-clusters: two-stage vs exact ARI >= 0.9.
@@ -116,7 +105,7 @@ def test_two_stage_agrees_with_exact():
     kmers, _ = planted(n_per=700, max_off=1, rc=True)
     idx = encode_kmers(kmers)
     exact, m1 = cluster_labels(idx, 6, exact_limit=10**6)
-    assert adjusted_rand_score(exact, exact_other_ties(idx, 6, seed=0)) >= 0.95
+    assert adjusted_rand_score(exact, cluster_labels(idx, 6, exact_limit=10 ** 9, tie_seed=0)[0]) >= 0.95
     fast, m2 = cluster_labels(idx, 6, exact_limit=300, seed=0)
     assert (m1, m2) == ("exact", "two-stage")
     ari = adjusted_rand_score(exact, fast)
@@ -134,7 +123,7 @@ def test_exact_partition_is_not_unique_with_background_kmers():
     kmers, _ = planted(motif_ids=(FOSJUN, KLF4, GATA1), n_per=400, max_off=1, rc=True, noise=300)
     idx = encode_kmers(kmers)
     exact, _ = cluster_labels(idx, 10, exact_limit=10**6)
-    ties = adjusted_rand_score(exact, exact_other_ties(idx, 10, seed=0))
+    ties = adjusted_rand_score(exact, cluster_labels(idx, 10, exact_limit=10 ** 9, tie_seed=0)[0])
     assert ties < 0.85, ties
     fast, _ = cluster_labels(idx, 10, exact_limit=300, seed=0)
     assert adjusted_rand_score(exact, fast) >= 0.6 * ties

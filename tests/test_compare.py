@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from motif_helpers import PLANTED, planted_attrset
+from motif_helpers import planted_attrset
 from wtko_captum.motifs.compare import compare, points_in_intervals
 from wtko_captum.core.errors import InputError
 from wtko_captum.core.sequence import one_hot, reverse_complement

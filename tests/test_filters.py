@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from wtko_captum.core.checkpoint import save_checkpoint
 from wtko_captum.motifs.filters import filter_motifs, filter_motifs_one, find_checkpoints, write_filters
 from wtko_captum.models.wtko_cnn import WTKOCNN
-from wtko_captum.core.motif_db import find_motif, load_motifs
+from wtko_captum.core.motif_db import find_motif
 from wtko_captum.core.sequence import one_hot
 
 FOSJUN = "MA0099.3"

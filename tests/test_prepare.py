@@ -145,8 +145,8 @@ def test_balance_is_seeded_and_no_balance_writes_class_weights(tmp_path):
     ko = write(tmp_path / "ko.bed", [(CONTIG, s, e) for s, e in peaks_in_contig(10, 90)])
     kw = dict(genome=GENOME, width=100, test_chroms=(), val_chroms=(), val_fraction=0.2)
     a = prepare(tmp_path / "a", [wt], [ko], seed=1, **kw)
-    b = prepare(tmp_path / "b", [wt], [ko], seed=1, **kw)
-    c = prepare(tmp_path / "c", [wt], [ko], seed=2, **kw)
+    prepare(tmp_path / "b", [wt], [ko], seed=1, **kw)
+    prepare(tmp_path / "c", [wt], [ko], seed=2, **kw)
     ra, rb, rc = (load_prepared(tmp_path / x).regions for x in "abc")
     assert a.counts() == {"train": {"WT": 24, "KO": 24}, "val": {"WT": 6, "KO": 6}, "test": {"WT": 0, "KO": 0}}
     assert ra.equals(rb) and not ra["name"].equals(rc["name"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +23,11 @@ import pandas as pd
 
 from wtko_captum.core.atomic import write_text
 from wtko_captum.core.errors import InputError
-from wtko_captum.core.intervals import Region, covered_intervals, rank_regions, read_intervals, score_regions  # noqa: F401
+from wtko_captum.core.intervals import Region, covered_intervals, rank_regions, read_intervals, score_regions  # noqa: F401 (re-exported)
 from wtko_captum.core.registry import exporter
 
 from track_exporters.pygenometracks import (BASE_COLORS, MAXABS_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, TrackFile,
-                             classify_track, find_tracks, normalise_bed, read_intervals)
+                             classify_track, find_tracks, normalise_bed)
 
 
 def _rgb(hex_color: str) -> str:

@@ -31,7 +31,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from wtko_captum.core.atomic import write_text

@@ -242,7 +242,8 @@ def cut_linkage(merges: np.ndarray, m: int, n_clusters=None, distance_threshold=
 
 
 def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_threshold: float | None = None,
-                   exact_limit: int = EXACT_LIMIT, seed: int = 0) -> tuple[np.ndarray, str]:
+                   exact_limit: int = EXACT_LIMIT, seed: int = 0,
+                   tie_seed: int | None = None) -> tuple[np.ndarray, str]:
     """Raw cluster labels (arbitrary numbering) of k-mers ``(n, k)`` and the method used.
 
     Identical k-mers are deduplicated (weights = copies). Up to ``exact_limit`` distinct k-mers:
@@ -254,6 +255,11 @@ def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_thresh
     mean cosine distance between their members); every k-mer takes its micro-cluster's label.
     Memory: one ``exact_limit``-square float64 matrix plus ``(distinct, 5k)`` float32 features.
     Agreement with exact clustering: see the module docstring.
+
+    Equal merge distances are common among k-mers; exact linkage breaks the ties by the order of
+    the distinct k-mers, sorted by default. ``tie_seed`` breaks them in a seeded random order
+    instead: another, equally exact partition (how far two exact partitions differ is the floor
+    any comparison of clusterings can reach).
     """
     if (n_clusters is None) == (distance_threshold is None):
         raise InputError("give exactly one of n_clusters and distance_threshold")
@@ -265,8 +271,10 @@ def cluster_labels(idx: np.ndarray, n_clusters: int | None = 10, distance_thresh
     unique, inverse, copies = np.unique(idx, axis=0, return_inverse=True, return_counts=True)
     inverse = inverse.ravel()
     if len(unique) <= exact_limit:
-        merges = weighted_average_linkage(onehot5(unique, np.float64), copies, k)
-        labels = cut_linkage(merges, len(unique), n_clusters, distance_threshold)
+        order = np.arange(len(unique)) if tie_seed is None else np.random.default_rng(tie_seed).permutation(len(unique))
+        merges = weighted_average_linkage(onehot5(unique[order], np.float64), copies[order], k)
+        labels = np.empty(len(unique), dtype=np.int64)
+        labels[order] = cut_linkage(merges, len(unique), n_clusters, distance_threshold)
         return labels[inverse], "exact"
     from sklearn.cluster import MiniBatchKMeans
 
