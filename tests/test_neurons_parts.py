@@ -12,7 +12,7 @@ from torch import nn
 
 from wtko_captum.core.errors import InputError
 from wtko_captum.motifs.neurons import pwm as P
-from wtko_captum.motifs.neurons.sampling import (Samples, balance, enumerate_samples, genetic_samples, onehot,
+from wtko_captum.motifs.neurons.sampling import (balance, enumerate_samples, genetic_samples, onehot,
                                                  seed_gains, seed_population, SeedMotif)
 from wtko_captum.motifs.neurons.substructure import analyse, list_layers
 from wtko_captum.motifs.neurons.syntax import build_tree, describe

@@ -335,10 +335,10 @@ def neurons(model, layer: str, out=None, *, channels=None, samples: int = 20000,
 
     from wtko_captum.core.atomic import atomic_dir
     from wtko_captum.core.device import resolve_device
+    from wtko_captum.core.motif_db import load_motifs
     from wtko_captum.motifs.neurons.outputs import read_cluster_motifs, write_outputs
     from wtko_captum.motifs.neurons.substructure import analyse
     from wtko_captum.motifs.tomtom import read_motifs
-    from wtko_captum.core.motif_db import load_motifs
 
     for name, value, lo, hi in (("samples", samples, 1, None), ("bins", bins, 1, None), ("groups", groups, 1, None),
                                 ("min_cluster", min_cluster, 1, None), ("max_generations", max_generations, 1, None),
@@ -393,6 +393,8 @@ def neurons(model, layer: str, out=None, *, channels=None, samples: int = 20000,
                                       max_generations=max_generations, patience=patience,
                                       max_enumerate=max_enumerate, seed_motifs=motifs, batch_size=batch_size,
                                       verbose=verbose)
+            if motifs:
+                log.info("%s: %d of %d neurons are raised by pasting a seed motif", layer, useful, len(chans))
             found = [_analyse_neuron(sub, c, smp[c], demix=demix, groups=groups, min_cluster=min_cluster,
                                      bins=bins, seed=seed)
                      for c in tqdm(chans, desc=f"{layer}: demixing", unit="neuron", disable=not verbose)]

@@ -213,7 +213,7 @@ def genetic_samples(sub: Substructure, channel: int, seeds: np.ndarray, *, sampl
     device = sub.device
     gen = torch.Generator(device=device).manual_seed(int(seed))
     pop = torch.as_tensor(seeds, dtype=torch.long, device=device)
-    P, W = pop.shape
+    P = pop.shape[0]
     n_elite = max(1, int(round(elite * P)))
     max_shift = sub.shift - 1
     n_shift = 2 * (int(round(shift * P)) // 2) if max_shift >= 1 else 0
@@ -258,7 +258,7 @@ def _draw(weights: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 def _next_population(new: torch.Tensor, v: torch.Tensor, n_elite: int, n_shift: int, n_cross: int,
                      max_shift: int, gen: torch.Generator) -> torch.Tensor:
-    P, W = new.shape
+    W = new.shape[1]
     device = new.device
     elites = new[torch.topk(v, n_elite).indices]
     parts = [elites]
