@@ -179,6 +179,36 @@ def test_sequences_without_coordinates_are_their_own_chromosomes(tmp_path):
         "ACGT"[i] for i in X[1].argmax(0)[3:])
 
 
+def test_filters_of_several_runs_with_their_recurring_groups(tmp_path):
+    """A filters/ folder alone: the filter motifs with logos, and the groups recurring across
+    seeds with their JASPAR matches as a result table."""
+    from wtko_captum.core.export import export
+    from wtko_captum.core.motif_db import load_motifs
+
+    jaspar = load_motifs()
+    keys = [k for k in jaspar if k.split()[0] in ("MA0039.4", "MA0099.3")]
+    folder = tmp_path / "run" / "filters"
+    folder.mkdir(parents=True)
+    export("meme", {f"f{i} run0": jaspar[k] for i, k in enumerate(keys)}, folder / "filters.meme")
+    pd.DataFrame({"run": [0, 0], "filter": [0, 1], "motif_id": ["f0", "f1"], "n_sites": [31, 17]}).to_csv(
+        folder / "filters.tsv", sep="\t", index=False)
+    pd.DataFrame({"group": [1], "n_runs": [3], "n_filters": [3], "median_q": [0.0012], "members": ["f0,f7,f9"],
+                  "representative": ["f0"], "consensus": ["GGGTGTGG"], "jaspar_matches": ["KLF4 (MA0039.4)"]}).to_csv(
+        folder / "recurring.tsv", sep="\t", index=False)
+    out = report(tmp_path / "run", tmp_path / "r.html", verbose=False)
+    text = out.read_text(encoding="utf-8")
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", text.replace(_igv.igv_script(), "")))
+    assert "First-layer filters across runs" in plain and "recurring.tsv" in plain
+    assert "KLF4 (MA0039.4)" in plain and "f0,f7,f9" in plain
+    assert 'id="motifs-filters"' in text and text.count("<svg") >= 2       # the two filters' logos
+    assert "no attributions" in plain                                        # and what is missing
+    # a single run: the files are there but empty; no section, no warning
+    (folder / "recurring.tsv").write_text("\n")                            # as `wtko filters` writes them
+    (folder / "matches.tsv").write_text("")
+    plain = report(tmp_path / "run", tmp_path / "r.html", verbose=False).read_text(encoding="utf-8")
+    assert "First-layer filters across runs" not in plain and 'id="motifs-filters"' in plain
+
+
 def _bed(tmp_path, text) -> Path:
     path = tmp_path / "sel.bed"
     path.write_text(text)
@@ -240,6 +270,28 @@ def test_regions_from_a_bed_file_and_bad_specs(tmp_path):
         _regions.select(t, str(tmp_path / "none.bed"), method="m")
     with pytest.raises(InputError, match="topN"):
         _regions.select(t, "best", method="m")
+
+
+def test_topN_adds_the_windows_of_the_strongest_variants_inside_attributed_windows(tmp_path):
+    t = _table()                                   # windows chr1:[1000 i, 1000 i + 200)
+    scores = tmp_path / "scores.tsv"
+    # VCF POS is 1-based: POS 1201 is base 1200, just past w1 (half-open); the deletion at
+    # POS 5150 covers 5149-5151 in w5; chr2 has no window; the weakest variant is in w9
+    pd.DataFrame({"chrom": ["chr1", "chr1", "chr2", "chr1", "chr1"], "pos": [1201, 5150, 10, 3001, 9100],
+                  "id": ["past_w1", "del_w5", "chr2", "in_w3", "."], "ref": ["A", "ACG", "C", "T", "G"],
+                  "abs_delta": [0.9, 0.7, 0.95, 0.4, 0.1]}).to_csv(scores, sep="\t", index=False)
+    var = _regions.variant_intervals(scores)
+    assert list(var["name"]) == ["chr2", "past_w1", "del_w5", "in_w3", "chr1:9100"]   # largest |delta| first
+    assert list(var["start"]) == [9, 1200, 5149, 3000, 9099] and list(var["end"] - var["start"]) == [1, 1, 3, 1, 1]
+    assert list(_regions._inside_a_window(t, var)) == [False, False, True, True, True]
+
+    def variant_windows(spec):
+        chosen = _regions.select(t, spec, method="m", variants=var)
+        return sorted(n for n, g in zip(chosen["name"], chosen["groups"]) if "top variant" in g)
+
+    assert variant_windows("top2") == ["w3", "w5"]             # the two strongest that lie in a window
+    assert variant_windows("top9") == ["w3", "w5", "w9"]
+    assert variant_windows("all") == []                         # only topN adds groups of its own
 
 
 # ---- a small run through the pipeline (wtko run writes the report) -------------------------------
@@ -404,6 +456,84 @@ def test_report_refuses_a_selection_over_the_size_limit_and_its_advice_fits(smal
     assert main(["report", str(small_run), "-o", str(tmp_path / "x.html"), "--regions", "nonsense"]) == 2
     assert main(["report", str(tmp_path / "missing"), "-o", str(tmp_path / "x.html")]) == 2
     assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.slow
+def test_report_of_a_run_with_variants(small_run, two_motif_run, tmp_path):
+    """``wtko variants`` (with attributions and tracks) in the run: the windows of the strongest
+    variants join topN, its ref/alt/delta bigWigs are cut to the chosen windows, and its tables
+    and figures (ISM included) are in the results."""
+    import pyBigWig
+    import torch
+
+    from wtko_captum.core.sequence import decode
+    from wtko_captum.variants.variants import variants
+
+    run = tmp_path / "run"
+    for sub in ("data", "model", "eval", "attr"):
+        shutil.copytree(small_run / sub, run / sub, ignore=shutil.ignore_patterns("*.h5"))
+    sal = _attr(run)
+    seqs, reg = decode(sal.X), sal.regions
+    rows = []
+    for i in (0, len(reg) // 2):                              # one SNV at the centre of two windows
+        chrom, start = str(reg["chrom"].iat[i]), int(reg["start"].iat[i])
+        pos = (start + int(reg["end"].iat[i])) // 2
+        ref = seqs[i][pos - start]
+        rows.append(f"{chrom}\t{pos + 1}\tv{i}\t{ref}\t{'ACGT'[('ACGT'.index(ref) + 2) % 4]}\t.\tPASS\t.")
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "\n".join(rows) + "\n")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        variants(two_motif_run["model"], vcf, two_motif_run["genome"], run / "variants", methods=("saliency",),
+                 tracks=True, top=2, ism_window=6, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    out = report(run, tmp_path / "r.html", regions="top1", verbose=False)
+    text = out.read_text(encoding="utf-8")
+    # topN: the windows holding the variant of largest |delta|
+    scores = pd.read_csv(run / "variants/scores.tsv", sep="\t").sort_values("abs_delta", ascending=False)
+    best = scores.iloc[0]
+    picked = [locus for locus, groups in re.findall(r'<tr data-locus="([^"]+)" data-groups="([^"]+)"', text)
+              if "top variant" in groups.split("|")]
+    holding = [f"{c}:{s + 1}-{e}" for c, s, e in zip(reg["chrom"], reg["start"], reg["end"])
+               if c == best["chrom"] and s < best["pos"] <= e]
+    assert sorted(picked) == sorted(holding) and picked
+    # the variants' attribution bigWigs: the source's values inside every chosen window
+    cfg = igv_config(out)
+    tracks = {t["name"]: t for t in cfg["tracks"]}
+    for kind in ("ref", "alt", "delta"):
+        track = tracks[f"variants: saliency.{kind}.projected"]
+        assert track["graphType"] == "dynseq"
+        data = decode_uri(track["url"])
+        src = pyBigWig.open(str(run / f"variants/tracks/saliency.{kind}.projected.bw"))
+        try:
+            for locus in picked:
+                chrom, span = locus.split(":")
+                s, e = int(span.split("-")[0]) - 1, int(span.split("-")[1])
+                got, _ = bigwig_values(data, tmp_path, chrom, s, e)
+                want = np.array(src.values(chrom, s, e), dtype=float)
+                assert np.isfinite(want).sum() > 100
+                np.testing.assert_allclose(got, want, rtol=1e-6, equal_nan=True)
+        finally:
+            src.close()
+    # every scored variant inside the chosen windows is a feature, named by id and signed delta
+    # (variants/tracks/variants.bed holds only the --top ones)
+    bed = decode_uri(tracks["variants (Δ = P(alt) − P(ref))"]["url"]).decode()
+    got = {tuple(line.split("\t")[:4]) for line in bed.splitlines()}
+    loci = [(c, int(a) - 1, int(b)) for c, a, b in (re.match(r"(.+):(\d+)-(\d+)$", x).groups()
+                                                    for x in re.findall(r'<tr data-locus="([^"]+)"', text))]
+    want = {(r.chrom, str(r.pos - 1), str(r.pos), f"{r.id} Δ={r.delta:+.3g}") for r in scores.itertuples()
+            if any(c == r.chrom and a < r.pos <= b for c, a, b in loci)}
+    assert got == want and len(want) >= 1
+    # the results: scores, ISM table and heatmaps, named by their path in the variants folder
+    plain = html.unescape(re.sub(r"<[^>]+>", " ", text.replace(_igv.igv_script(), "")))
+    assert "Variant effects" in plain and "ism/ism.tsv" in plain
+    for png in sorted((run / "variants/ism").glob("*.png")):
+        assert f"<figcaption>variants/ism/{png.name}</figcaption>" in text
+    from wtko_captum.report._tables import fmt
+
+    assert fmt(float(best["abs_delta"])).text in plain
 
 
 def test_report_table_of_a_run_config_is_validated(tmp_path):

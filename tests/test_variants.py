@@ -279,7 +279,8 @@ def test_tracks_ism_and_attributions_of_the_top_variants(run, tmp_path):
     top_ids = scores.iloc[np.argsort(-scores["abs_delta"].to_numpy(), kind="stable")[:3]]
     assert [t["delta"] for t in res.top[:3]] == pytest.approx(list(top_ids["delta"]), rel=1e-5)
     # the ref track equals saliency of the reference window, the delta track alt - ref at an SNV
-    snv = top_ids[top_ids["kind"] == "snv"].iloc[0] if (top_ids["kind"] == "snv").any() else None
+    assert (top_ids["kind"] == "snv").any(), top_ids[["id", "kind"]]  # the checks below need an SNV on top
+    snv = top_ids[top_ids["kind"] == "snv"].iloc[0]
     ini = (out / "tracks.ini").read_text()
     order = [ini.index(f"saliency.{r}.projected.bw") for r in ("ref", "alt", "delta")]
     assert ini.index("variants") < order[0] < order[1] < order[2]
@@ -288,25 +289,24 @@ def test_tracks_ism_and_attributions_of_the_top_variants(run, tmp_path):
     assert f'description="{first["label"]} delta=' in session
     sets = {r: pd.read_csv(out / "attr" / "saliency" / r / "regions.bed", sep="\t") for r in ("ref", "alt", "delta")}
     assert len(sets["ref"]) == 3
-    if snv is not None:
-        p = int(snv["norm_start"])
-        ref_w = g.window(snv["chrom"], p, snv["norm_ref"], snv["norm_ref"], L)
-        alt_w = g.window(snv["chrom"], p, snv["norm_ref"], snv["norm_alt"], L)
-        X = torch.from_numpy(one_hot([ref_w, alt_w]))
-        A = attribute(model, X, "saliency", target=1).numpy()
-        proj = (A * X.numpy()).sum(1)
-        start = int(snv["window_start"])
-        with pyBigWig.open(str(out / "tracks" / "saliency.ref.projected.bw")) as bw:
-            got = np.asarray(bw.values(snv["chrom"], p - 5, p + 6))
-        np.testing.assert_allclose(got, proj[0, p - 5 - start:p + 6 - start], rtol=1e-5, atol=1e-6)
-        with pyBigWig.open(str(out / "tracks" / "saliency.delta.projected.bw")) as bw:
-            d = bw.values(snv["chrom"], p, p + 1)[0]
-        assert d == pytest.approx(proj[1, p - start] - proj[0, p - start], rel=1e-5, abs=1e-6)
-        # ISM of the reference window: the substitution that is this SNV gives exactly its Δ
-        ism = pd.read_csv(out / "ism" / "ism.tsv", sep="\t")
-        cell = ism[(ism["variant"] == snv["id"]) & (ism["window"] == "ref") & (ism["genome_pos"] == p)
-                   & (ism["base"] == snv["norm_alt"])]
-        assert cell["delta"].iloc[0] == pytest.approx(snv["delta"], abs=1e-5)
+    p = int(snv["norm_start"])
+    ref_w = g.window(snv["chrom"], p, snv["norm_ref"], snv["norm_ref"], L)
+    alt_w = g.window(snv["chrom"], p, snv["norm_ref"], snv["norm_alt"], L)
+    X = torch.from_numpy(one_hot([ref_w, alt_w]))
+    A = attribute(model, X, "saliency", target=1).numpy()
+    proj = (A * X.numpy()).sum(1)
+    start = int(snv["window_start"])
+    with pyBigWig.open(str(out / "tracks" / "saliency.ref.projected.bw")) as bw:
+        got = np.asarray(bw.values(snv["chrom"], p - 5, p + 6))
+    np.testing.assert_allclose(got, proj[0, p - 5 - start:p + 6 - start], rtol=1e-5, atol=1e-6)
+    with pyBigWig.open(str(out / "tracks" / "saliency.delta.projected.bw")) as bw:
+        d = bw.values(snv["chrom"], p, p + 1)[0]
+    assert d == pytest.approx(proj[1, p - start] - proj[0, p - start], rel=1e-5, abs=1e-6)
+    # ISM of the reference window: the substitution that is this SNV gives exactly its Δ
+    ism = pd.read_csv(out / "ism" / "ism.tsv", sep="\t")
+    cell = ism[(ism["variant"] == snv["id"]) & (ism["window"] == "ref") & (ism["genome_pos"] == p)
+               & (ism["base"] == snv["norm_alt"])]
+    assert cell["delta"].iloc[0] == pytest.approx(snv["delta"], abs=1e-5)
     assert len(list((out / "ism").glob("*.png"))) == 3
 
 

@@ -12,12 +12,16 @@ request):
   tracks      an igv.js genome view of the chosen windows: one track per attribution method
               (projected score drawn as letters scaled by score: igv.js "dynseq"), the windows
               coloured by true class, the peaks, and motif hits (modisco seqlets, saliency
-              k-mers, ...); a sortable region picker (top by attribution, by prediction, by
-              class, misclassified) moves the view
+              k-mers, ...); `wtko scan` bigWigs (scan/) and `wtko variants --tracks` ref/alt/Δ
+              bigWigs (variants/tracks/) cut to the chosen windows, every scored variant
+              (variants/scores.tsv) as a feature;
+              a sortable region picker (top by attribution, by prediction, by class,
+              misclassified, top variants) moves the view
   motifs      k-mer clusters, filter motifs, modisco patterns (and neuron motifs when present)
               with logos and their best Tomtom matches
-  results     comparison, enrichment (and variants, scan, ... when present): sortable tables
-              and their figures
+  results     comparison, enrichment, filters recurring across seeds, variant effects
+              (scores.tsv, skipped.tsv, summary.png, ism/ism.tsv and the ISM heatmaps) when
+              present: sortable tables and their figures
 
 RUN_DIR is what `wtko run -o` or `wtko demo -o` wrote; a folder laid out the same way by hand
 works too (every part is optional). `wtko run` and `wtko demo` write RUN_DIR/report.html
@@ -25,14 +29,18 @@ themselves at the end.
 
 --regions chooses which windows the track view carries (only their data go into the file):
   topN   the N windows with the highest attribution, the N most confident predictions of each
-         class and the N most confident mistakes (default: top20)
+         class, the N most confident mistakes and, when RUN_DIR/variants/scores.tsv exists, the
+         windows holding the N variants of largest |Δ| (default: top20)
   all    every attributed window (refused with the number that fits when over --max-mb)
   FILE   a BED file: the windows overlapping its intervals
+The windows are those of the run's attributions (attr/); scan and variant tracks are shown
+where they overlap them (a variant outside every attributed window is in the tables only).
 
 examples:
   wtko report wtko_demo/ -o report.html
   wtko report run/ --regions top50 --method saliency -o run/report.html   # rank by saliency
   wtko report run/ --regions my_loci.bed -o loci.html
+  wtko report run/ --regions run/variants/tracks/variants.bed -o variants.html   # the top variants' windows
 """
 
 

@@ -40,7 +40,9 @@ examples:
 
 def add_arguments(p):
     p.add_argument("model", help="checkpoint written by `wtko train` (model.pt)")
-    p.add_argument("--genome", required=True, help="genome FASTA (indexed on first use)")
+    p.add_argument("--genome", required=True,
+                   help="genome: FASTA (plain, bgzip or gzip) or .2bit, told apart by content (index built if "
+                        "missing; for plain gzip a decompressed copy is made once in a cache directory)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--chroms", type=split_list, help="comma-separated chromosomes (default: all)")
     where.add_argument("--bed", help="scan only these regions (BED; overlapping regions are merged)")

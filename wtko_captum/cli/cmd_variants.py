@@ -7,14 +7,15 @@ DESCRIPTION = """Score every ALT allele of a VCF with a trained model: the model
 window centred on the variant with the reference allele and with the alternative allele, and
 the effect is
 
-  Δ = P(alt) − P(ref)   of the target class (softmax probability; sigmoid for one output)
+  Δ = P(alt) − P(ref)   of the target class (softmax probability; the task's own sigmoid
+                        for a multi-task model or one output)
 
 with the log-odds Δ, the Δ of the raw output (logit) and of every class's probability, and a
 band: strong |Δ| > 0.5, moderate |Δ| >= 0.2, weak below (--strong, --moderate).
 
-Records: plain or bgzipped VCF, with or without a tabix/CSI index; --region reads only the
-records whose POS lies inside (0-based half-open like BED: chr1:1000-2000 is bcftools'
-chr1:1001-2000). Multi-allelic records are split per ALT. Alleles are normalised (trimmed and
+Records: plain or bgzipped VCF (not plain gzip: htslib reads only BGZF), with or without a
+tabix/CSI index; --region reads only the records whose POS lies inside (0-based half-open
+like BED: chr1:1000-2000 is bcftools' chr1:1001-2000). Multi-allelic records are split per ALT. Alleles are normalised (trimmed and
 left-aligned) first. Insertions and deletions are scored by replacement with the window
 re-centred on the new allele (--indels skip lists them instead). Symbolic (<DEL>), breakend
 and '*' alleles are listed in skipped.tsv with the reason. REF must match the genome (an error

@@ -9,7 +9,8 @@ nothing is still explained, by the generic routes.
     pooling over its positions, and a dense head. Fast exact ISM recomputes only the positions a
     substitution reaches (and, with :attr:`AttentionPoolLayout.blocks`, propagates each
     substitution's change layer by layer); the ``attention`` method maps the attention weights
-    back onto the bases each position sees.
+    back onto the bases each position sees; variant scoring computes the tower once per
+    window and re-runs only the positions each allele reaches.
 """
 from __future__ import annotations
 

@@ -101,12 +101,6 @@ class WTKOCNN(nn.Module):
         c = self.config
         return c["filter_width"] + (c["pool"] - 1) + (c["filter_width2"] - 1) * c["pool"] + (c["pool"] - 1) * c["pool"]
 
-    @property
-    def feature_stride(self) -> int:
-        """Input bases between neighbouring tower positions: position ``j`` of :meth:`features`
-        sees only bases ``[feature_stride * j, feature_stride * j + receptive_field)``."""
-        return self.config["pool"] ** 2
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The conv tower: ``(N, 4, L) -> (N, n_filters2, L')``."""
         x = self.drop1(self.pool1(self.relu1(self.bn1(self.conv1(x)))))
@@ -116,17 +110,14 @@ class WTKOCNN(nn.Module):
         return self.fc2(self.relu3(self.fc1(pooled)))
 
     def attention_pool_layout(self) -> AttentionPoolLayout:
-        """The declared layout (conv tower, attention pooling, head) exact fast ISM and the
-        ``attention`` method use; see :mod:`wtko_captum.core.layout`."""
+        """The declared layout (conv tower, attention pooling, head) exact fast ISM, the
+        ``attention`` method and the shared-tower route of ``wtko variants`` use; see
+        :mod:`wtko_captum.core.layout`."""
         blocks = tuple(ConvBlock(getattr(self, f"conv{i}"), getattr(self, f"bn{i}"), getattr(self, f"relu{i}"),
                                  getattr(self, f"pool{i}")) for i in (1, 2))
         return AttentionPoolLayout(features=self.features, score=self.attention.score, head=self.head,
                                    jump=self.config["pool"] ** 2, receptive_field=self.receptive_field,
                                    blocks=blocks)
-
-    def from_features(self, h: torch.Tensor) -> torch.Tensor:
-        """Logits from the tower's output: ``forward(x) == from_features(features(x))``."""
-        return self.head(self.attention(h)[0])
 
     def forward(self, x: torch.Tensor, return_attention: bool = False):
         pooled, weights = self.attention(self.features(x))

@@ -87,16 +87,21 @@ MOTIF_SETS: tuple[MotifSetSpec, ...] = (
 RESULT_TABLES: tuple[ResultSpec, ...] = (
     ResultSpec("region_plots", "Rendered regions", ".", (), ("region*.png",),
                "the top-scoring windows drawn by pyGenomeTracks (`wtko plot`), with sequence-logo tracks"),
+    ResultSpec("filters", "First-layer filters across runs", "filters", ("recurring.tsv", "matches.tsv"), (),
+               "filter motifs found again in other seeds' models (reciprocal Tomtom matches) and their "
+               "JASPAR matches"),
     ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv", "counts.tsv", "found.tsv"),
                ("heatmap.png",),
-               "modisco patterns set against the k-mer clusters: pairs matched by Tomtom"),
+               "modisco patterns set against the k-mer clusters (pairs matched by Tomtom), or which JASPAR motifs each finder found"),
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
                ("enrichment.tsv", "kmer_enrichment.tsv"), ("enrichment.png",),
                "FIMO hits of database motifs counted per class, Fisher's exact test, BH q-values"),
     ResultSpec("neurons", "Neuron motifs: tables", "neurons", ("summary.tsv", "clusters.tsv"), (),
                "per-neuron motifs and their clusters"),
-    ResultSpec("variants", "Variant effects", "variants", ("scores.tsv", "ism.tsv", "skipped.tsv"), ("*.png",),
-               "predicted effect of each variant (alternative minus reference allele)"),
+    ResultSpec("variants", "Variant effects", "variants", ("scores.tsv", "ism/ism.tsv", "skipped.tsv"),
+               ("summary.png", "ism/*.png"),
+               "predicted effect of each variant (alternative minus reference allele), and the in-silico "
+               "mutagenesis around the top variants"),
     ResultSpec("insert", "Motif insertion", "insert", ("insertion.tsv",), ("insertion.png",),
                "change in prediction when a motif is inserted at the centre of background sequences"),
     ResultSpec("ablate", "Ablation", "ablate", ("ablation.tsv",), ("ablation.png",),
@@ -107,12 +112,12 @@ FEATURE_FILES: tuple[FeatureSpec, ...] = (
     FeatureSpec("seqlets", "TF-MoDISco seqlets", "modisco/seqlets.bed", "#b2182b"),
     FeatureSpec("kmers", "saliency k-mers", "motifs/kmers.bed", "#2166ac"),
     FeatureSpec("neurons", "neuron motif sites", "neurons/*.bed", "#1b7837"),
-    FeatureSpec("variants", "variants", "variants/**/variants.bed", "#762a83"),
 )
 
 BIGWIGS: tuple[BigWigSpec, ...] = (
     BigWigSpec("scan", "scan: {stem}", "scan/*.projected.bw", "dynseq"),
     BigWigSpec("scan", "scan: {stem}", "scan/prediction.*.bw", "bar"),
+    BigWigSpec("variants", "variants: {stem}", "variants/tracks/*.projected.bw", "dynseq"),
 )
 
 # folders a stage writes that hold no motif set, result table or feature file for the report
@@ -163,6 +168,7 @@ class RunContents:
     metrics: Path | None = None
     predictions: Path | None = None
     enrichment: Path | None = None
+    variant_scores: Path | None = None
     attributions: dict[str, Path] = field(default_factory=dict)
     bigwigs: list[Path] = field(default_factory=list)
     motif_sets: list[MotifSet] = field(default_factory=list)
@@ -234,6 +240,7 @@ def collect(root) -> RunContents:
     run.metrics = _file(root / "eval" / "metrics.json")
     run.predictions = _file(root / "eval" / "predictions.tsv")
     run.enrichment = _file(root / "enrich" / "enrichment.tsv")
+    run.variant_scores = _file(root / "variants" / "scores.tsv")
     run.attributions = attribution_dirs(root)
     run.bigwigs = sorted((root / "tracks").glob("*.bw")) if (root / "tracks").is_dir() else []
 

@@ -224,6 +224,21 @@ def features_in(path, spans) -> str:
     return bed_text(table.sort_values(["chrom", "start"]))
 
 
+def variants_bed(variants: pd.DataFrame, spans) -> str:
+    """Every scored variant inside the spans as BED6 text (maybe empty): name = id and the
+    signed effect Δ, score = Δ. ``variants``: :func:`wtko_captum.report._regions.variant_intervals`."""
+    keep = np.zeros(len(variants), dtype=bool)
+    chrom = variants["chrom"].astype(str).to_numpy()
+    s, e = variants["start"].to_numpy(), variants["end"].to_numpy()
+    for c, a, b, _ in spans:
+        keep |= (chrom == c) & (s < b) & (e > a)
+    table = variants[keep]
+    out = pd.DataFrame({"chrom": table["chrom"], "start": table["start"], "end": table["end"],
+                        "name": [f"{n} Δ={d:+.3g}" for n, d in zip(table["name"], table["delta"])],
+                        "score": table["delta"], "strand": "."})
+    return bed_text(out.sort_values(["chrom", "start"], kind="stable"))
+
+
 def motif_hits(aset, rows, motifs: dict, sizes: dict[str, int], *, p: float = 1e-4) -> str:
     """FIMO hits (memelite, both strands, p < ``p``) of ``motifs`` (``{"ID NAME": (4, W)}``) in
     the windows ``rows`` of ``aset``, as BED6 in genome coordinates: name = motif name, score =

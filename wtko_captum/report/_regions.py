@@ -7,7 +7,9 @@ Selections (``regions=``):
 
 ``topN``   the union of: the N windows with the highest attribution (max |projected score| of
            the primary method), for each class the N windows predicted as that class with the
-           highest probability, and the N misclassified windows predicted most confidently;
+           highest probability, the N misclassified windows predicted most confidently, and
+           (when the run scored variants) the windows holding the N variants of largest
+           predicted effect |Δ| among those inside an attributed window;
 ``all``    every attributed window;
 a file     a BED/narrowPeak/regions table: the windows overlapping any of its intervals.
 
@@ -107,9 +109,48 @@ def primary_method(methods, preferred: str | None = None) -> str:
                 methods[0])
 
 
-def select(table: pd.DataFrame, spec, *, method: str) -> pd.DataFrame:
+def variant_intervals(scores_tsv) -> pd.DataFrame:
+    """The scored variants of a ``wtko variants`` table as 0-based half-open intervals of their
+    reference allele (``chrom``, ``start``, ``end``, ``name``, ``abs_delta``, ``delta``: the
+    signed effect), largest |Δ| first."""
+    df = pd.read_csv(scores_tsv, sep="\t", dtype={"chrom": str, "id": str, "ref": str})
+    if df.empty or not {"chrom", "pos", "ref", "abs_delta"} <= set(df.columns):
+        return pd.DataFrame(columns=["chrom", "start", "end", "name", "abs_delta", "delta"])
+    start = df["pos"].astype(np.int64) - 1                      # VCF POS is 1-based
+    locus = df["chrom"] + ":" + df["pos"].astype(str)
+    name = df["id"].where(df["id"].notna() & (df["id"] != "."), locus) if "id" in df else locus
+    out = pd.DataFrame({"chrom": df["chrom"], "start": start, "end": start + df["ref"].str.len().clip(lower=1),
+                        "name": name.astype(str), "abs_delta": df["abs_delta"].astype(float),
+                        "delta": df["delta"].astype(float) if "delta" in df else df["abs_delta"].astype(float)})
+    return out.sort_values("abs_delta", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _inside_a_window(table: pd.DataFrame, intervals: pd.DataFrame) -> np.ndarray:
+    """For each interval, whether it overlaps any window of ``table`` (half-open; vectorised per
+    chromosome, so a VCF of millions of variants is checked at once)."""
+    inside = np.zeros(len(intervals), dtype=bool)
+    for chrom, win in table.groupby("chrom"):
+        on = np.flatnonzero((intervals["chrom"] == str(chrom)).to_numpy())
+        if not len(on):
+            continue
+        order = np.argsort(win["start"].to_numpy(), kind="stable")
+        starts = win["start"].to_numpy()[order]
+        reach = np.maximum.accumulate(win["end"].to_numpy()[order])   # furthest end among windows starting earlier
+        k = np.searchsorted(starts, intervals["end"].to_numpy()[on], side="left")   # windows with start < end
+        inside[on] = (k > 0) & (reach[np.maximum(k - 1, 0)] > intervals["start"].to_numpy()[on])
+    return inside
+
+
+def _overlapping(table: pd.DataFrame, chrom: str, start: int, end: int) -> np.ndarray:
+    """Positions in ``table`` of the windows overlapping ``chrom:start-end`` (half-open)."""
+    return np.flatnonzero((table["chrom"] == str(chrom)).to_numpy() & (table["start"].to_numpy() < end)
+                          & (table["end"].to_numpy() > start))
+
+
+def select(table: pd.DataFrame, spec, *, method: str, variants: pd.DataFrame | None = None) -> pd.DataFrame:
     """The selected rows of ``table`` with a ``groups`` column (see the module docstring),
-    ordered by the primary method's score (highest first)."""
+    ordered by the primary method's score (highest first). ``variants``: scored variants
+    (:func:`variant_intervals`, largest |Δ| first) whose windows ``topN`` adds."""
     groups: dict[int, list[str]] = {}
 
     def add(idx, label):
@@ -129,6 +170,9 @@ def select(table: pd.DataFrame, spec, *, method: str) -> pd.DataFrame:
                 add(pick.index[:n], f"top predicted {cls}")
         wrong = table[table["correct"] == False]  # noqa: E712 (None = unknown stays out)
         add(wrong["p_predicted"].sort_values(ascending=False).index[:n], "misclassified")
+        if variants is not None and len(variants):
+            for v in variants[_inside_a_window(table, variants)].head(n).itertuples():
+                add(table.index[_overlapping(table, v.chrom, v.start, v.end)], "top variant")
     elif text.lower() == "all":
         add(table.index, "all")
     else:

@@ -42,8 +42,9 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
         The HTML file, written atomically.
     regions : str
         The windows the track view offers: ``topN`` (default ``top20``: the N with the highest
-        attribution, the N most confident predictions of each class and the N most confident
-        mistakes), ``all``, or a BED file (windows overlapping its intervals).
+        attribution, the N most confident predictions of each class, the N most confident
+        mistakes and the windows holding the N variants of largest |Δ| of ``variants/``),
+        ``all``, or a BED file (windows overlapping its intervals).
     method : str, optional
         The attribution method that ranks windows (default: DeepLIFT-SHAP when present).
     max_mb : float
@@ -71,7 +72,8 @@ def report(run_dir, out, *, regions: str = "top20", method: str | None = None, m
            "created": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "run_dir": str(run_dir)}
     ctx["summary"] = _summary(run)
     ctx["motif_sets"] = [_motif_set(ms, max_rows) for ms in run.motif_sets]
-    ctx["results"] = [_result(r, max_rows) for r in run.results]
+    results = [_result(res, run.root, max_rows) for res in run.results]
+    ctx["results"] = [r for r in results if r["tables"] or r["figures"]]   # empty files only: left out
     ctx["missing"] = _missing(run)
     ctx["glyphs"] = _figures.glyph_defs() if run.motif_sets else ""
     igv_js = _igv.igv_script()
@@ -227,7 +229,8 @@ def _track_view(run: RunContents, regions, method, budget: int, *, verbose: bool
     predictions = pd.read_csv(run.predictions, sep="\t") if run.predictions else None
     table = _regions.region_table(sets, predictions)
     primary = _regions.primary_method(table_methods(table), method)
-    chosen = _regions.select(table, regions, method=primary)
+    variants = _regions.variant_intervals(run.variant_scores) if run.variant_scores else None
+    chosen = _regions.select(table, regions, method=primary, variants=variants)
     first = next(iter(sets.values()))
     sizes = _chrom_sizes(run, {c: int(e) for c, e in chosen.groupby("chrom")["end"].max().items()})
     sizes.update({c: n for c, n in _sequence_lengths(first.regions).items() if c in sizes})
@@ -286,6 +289,9 @@ def _feature_tracks(run, first, chosen, spans, sizes, names, steps) -> list[dict
     for f in run.features:
         features.append((f.spec.title, _igv.features_in(f.path, spans), f.spec.color))
         steps.update()
+    if run.variant_scores:  # every scored variant (variants/tracks/variants.bed holds only the top ones)
+        features.append(("variants (Δ = P(alt) − P(ref))",
+                         _igv.variants_bed(_regions.variant_intervals(run.variant_scores), spans), "#762a83"))
     known = _enriched_motifs(run.enrichment)
     if known:
         features.append((f"enriched known motifs (FIMO p < 1e-4, top {len(known)})",
@@ -423,17 +429,22 @@ def _tomtom_matches(path, top: int = 3) -> dict[str, list[tuple[str, str, float]
 
 
 # ---- results ----------------------------------------------------------------------------------
-def _result(res: Result, max_rows: int) -> dict:
+def _result(res: Result, root: Path, max_rows: int) -> dict:
+    """A stage's tables and figures, each named by its path inside the stage's folder."""
+    folder = Path(root) / res.spec.folder
     tables = []
     for path in res.tables:
         try:
             df = pd.read_csv(path, sep="\t", comment=None)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except pd.errors.EmptyDataError:  # a stage that found nothing (one seed: no recurring filters)
+            log.debug("%s is empty: left out of the report", path)
+            continue
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             log.warning("%s: not a table (%s), left out of the report", path, exc)
             continue
-        tables.append(from_frame(df, max_rows=max_rows, caption=path.name,
-                                 source=str(Path(res.spec.folder) / path.name)))
-    figures = [{"name": p.name, "uri": _figures.file_data_uri(p)} for p in res.figures]
+        name = path.relative_to(folder).as_posix()
+        tables.append(from_frame(df, max_rows=max_rows, caption=name, source=str(Path(res.spec.folder) / name)))
+    figures = [{"name": p.relative_to(folder).as_posix(), "uri": _figures.file_data_uri(p)} for p in res.figures]
     return {"key": res.spec.key, "title": res.spec.title, "about": res.spec.about, "tables": tables,
             "figures": figures, "folder": "" if res.spec.folder == "." else res.spec.folder + "/"}
 

@@ -56,7 +56,8 @@ def scan(model, genome, out, *, methods=("saliency",), chroms=None, bed=None, st
     model : str, Path or torch.nn.Module
         A checkpoint (``wtko train``) or a loaded model with ``input_length``.
     genome : str or Path
-        Genome FASTA (indexed on first use); read one shard's bases at a time.
+        Genome FASTA (plain, bgzip or gzip) or ``.2bit``
+        (:func:`wtko_captum.core.genome.open_genome`); read one shard's bases at a time.
     out : str or Path
         Output directory (see the module docstring); a previous run there is resumed.
     methods : sequence of str

@@ -2,8 +2,10 @@
 the Δ of the target's probability and of its output, the log-odds Δ and the |Δ| band.
 
 ``prediction`` is the model's probability of the target class: softmax over the outputs, or
-the sigmoid for a single-output model. Δ = prediction(alt) − prediction(ref); the log-odds Δ
-is logit(p_alt) − logit(p_ref), computed from the logits without rounding through p.
+the sigmoid of its own output for a single-output model and for a multi-task model (one
+independent sigmoid per task, as the checkpoint's ``outputs`` says). Δ = prediction(alt) −
+prediction(ref); the log-odds Δ is logit(p_alt) − logit(p_ref), computed from the logits
+without rounding through p.
 """
 from __future__ import annotations
 
@@ -24,13 +26,15 @@ class Target:
 
     ``kind``: ``class`` (one output, ``index``), ``pred`` (each variant's class predicted on
     its reference window) or ``diff`` (output ``pos`` minus output ``neg``; the prediction is
-    the probability of class ``pos``). ``class_names`` has one name per output.
+    the probability of class ``pos``). ``class_names`` has one name per output. ``sigmoid``:
+    the outputs are independent tasks (a sigmoid each) rather than softmax classes.
     """
 
     kind: str
     index: int
     neg: int
     class_names: tuple[str, ...]
+    sigmoid: bool = False
 
     @property
     def label(self) -> str:
@@ -41,37 +45,44 @@ class Target:
         return self.class_names[self.index]
 
 
-def resolve_target(target, class_names: list[str], n_outputs: int) -> Target:
+def resolve_target(target, class_names: list[str], n_outputs: int, *, sigmoid: bool = False) -> Target:
     """A :class:`Target` from ``None`` (the last output: WT for a KO/WT model), an index, a
-    class name, ``"pred"`` or ``"diff"``."""
+    class name, ``"pred"`` or ``"diff"``. ``sigmoid``: a multi-task model (``"pred"`` is
+    refused: independent tasks have no single predicted class)."""
     names = tuple(class_names) if len(class_names) == n_outputs else tuple(f"class{i}" for i in range(n_outputs))
+    sig = bool(sigmoid) or n_outputs == 1
     if target is None:
-        return Target("class", n_outputs - 1, -1, names)
+        return Target("class", n_outputs - 1, -1, names, sig)
     if isinstance(target, str) and target.strip().lower() == "pred":
-        return Target("pred", -1, -1, names)
+        if sigmoid:
+            raise InputError("target 'pred' needs a model with softmax classes; this model has one sigmoid "
+                             "output per task: choose a task by name or index ("
+                             + ", ".join(f"{i}={n}" for i, n in enumerate(names)) + ")")
+        return Target("pred", -1, -1, names, sig)
     if isinstance(target, str) and target.strip().lower() == "diff":
         pos, neg = diff_indices(list(class_names), n_outputs)
-        return Target("diff", pos, neg, names)
-    return Target("class", resolve_class(target, list(class_names), n_outputs), -1, names)
+        return Target("diff", pos, neg, names, sig)
+    return Target("class", resolve_class(target, list(class_names), n_outputs), -1, names, sig)
 
 
-def probabilities(logits: np.ndarray) -> np.ndarray:
-    """Softmax over outputs; the sigmoid for one output."""
+def probabilities(logits: np.ndarray, sigmoid: bool = False) -> np.ndarray:
+    """Softmax over outputs; an independent sigmoid per output with ``sigmoid`` (a multi-task
+    model) and always for one output."""
     z = np.asarray(logits, dtype=np.float64)
-    if z.shape[1] == 1:
+    if sigmoid or z.shape[1] == 1:
         return 1.0 / (1.0 + np.exp(-z))
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def log_odds(logits: np.ndarray, cls: np.ndarray) -> np.ndarray:
+def log_odds(logits: np.ndarray, cls: np.ndarray, sigmoid: bool = False) -> np.ndarray:
     """``log p / (1 - p)`` of class ``cls[i]`` for each row: ``z_c - logsumexp(z_others)``
-    (the logit itself for a one-output model)."""
+    (the logit itself for a one-output model and, with ``sigmoid``, for each task)."""
     z = np.asarray(logits, dtype=np.float64)
     rows = np.arange(len(z))
-    if z.shape[1] == 1:
-        return z[:, 0]
+    if sigmoid or z.shape[1] == 1:
+        return z[rows, cls]
     others = z.copy()
     others[rows, cls] = -np.inf
     m = others.max(axis=1)
@@ -102,13 +113,13 @@ def effects(ref: np.ndarray, alt: np.ndarray, target: Target, strong: float, mod
         out_alt = alt[:, target.index] - alt[:, target.neg]
     else:
         out_ref, out_alt = ref[rows, cls], alt[rows, cls]
-    p_r, p_a = probabilities(ref), probabilities(alt)
+    p_r, p_a = probabilities(ref, target.sigmoid), probabilities(alt, target.sigmoid)
     delta = p_a[rows, cls] - p_r[rows, cls]
     cols = {
         "target": np.asarray(target.class_names, dtype=object)[cls],
         "out_ref": out_ref, "out_alt": out_alt, "delta_out": out_alt - out_ref,
         "p_ref": p_r[rows, cls], "p_alt": p_a[rows, cls], "delta": delta,
-        "logodds_delta": log_odds(alt, cls) - log_odds(ref, cls),
+        "logodds_delta": log_odds(alt, cls, target.sigmoid) - log_odds(ref, cls, target.sigmoid),
         "abs_delta": np.abs(delta), "band": band(np.abs(delta), strong, moderate),
     }
     for j, name in enumerate(target.class_names):

@@ -81,8 +81,8 @@ def ism_heatmaps(model, genome: Windows, top, target: Target, width: int, out_di
             y0, yh = saturation_mutagenesis(model, X, start=lo, end=lo + w, raw_outputs=True, fast=False,
                                             device=dev, batch_size=batch_size)
             k = y0.shape[-1]
-            p0 = probabilities(y0.double().numpy())[0, cls]
-            ph = probabilities(yh[0].double().reshape(-1, k).numpy()).reshape(4, w, k)[..., cls]
+            p0 = probabilities(y0.double().numpy(), target.sigmoid)[0, cls]
+            ph = probabilities(yh[0].double().reshape(-1, k).numpy(), target.sigmoid).reshape(4, w, k)[..., cls]
             delta = ph - p0
             panels[which] = dict(delta=delta, seq=seq[lo:lo + w], positions=pos[lo:lo + w],
                                  allele=(off - lo, off - lo + alen))

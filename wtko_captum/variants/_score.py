@@ -6,7 +6,7 @@ Two routes give the same numbers (checked against plain forward passes before us
     Each distinct reference window is run once (the alleles of a multi-allelic record, and
     records at one position, share it), every alternative window once, in batches on the
     device.
-``tower`` (models that declare a local convolutional tower, see :func:`supports_tower`)
+``tower`` (models that declare a conv tower with attention pooling, see :func:`tower_of`)
     Overlapping reference windows share their computation: the tower runs once over a tile
     of genome covering many windows (one tile per residue of the window start modulo the
     tower's stride, so every window's positions fall on the tile's grid), and each window
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from wtko_captum.core.errors import InputError
+from wtko_captum.core.layout import attention_pool_layout
 from wtko_captum.core.sequence import encode_indices, one_hot, reverse_complement, reverse_complement_onehot
 from wtko_captum.core.targets import check_output, predict_logits
 from wtko_captum.variants._vcf import Allele
@@ -38,19 +39,30 @@ log = logging.getLogger("wtko_captum.variants")
 TILE_BASES = 1 << 14
 
 
-def supports_tower(model) -> bool:
-    """Whether ``model`` declares a local convolutional tower the tower route can share.
+class _Tower:
+    """What the tower route uses of a model's declared layout
+    (:class:`~wtko_captum.core.layout.AttentionPoolLayout`): ``features(x)`` maps ``(N, 4, L)``
+    to ``(N, C, L')`` where position ``j`` depends only on input bases ``[stride * j, stride * j
+    + receptive_field)``, and :meth:`from_features` gives the logits from those features, so
+    that ``model(x) == from_features(features(x))``."""
 
-    The declaration is four members: ``features(x)`` maps ``(N, 4, L)`` to ``(N, C, L')``
-    where position ``j`` depends only on input bases ``[feature_stride * j, feature_stride *
-    j + receptive_field)`` (valid convolutions and pooling, no padding); ``from_features(h)``
-    maps those features to the logits, so that ``model(x) == from_features(features(x))``;
-    and the two integers ``feature_stride`` and ``receptive_field``. The route is checked
-    against plain forward passes before it is used.
-    """
-    return (callable(getattr(model, "features", None)) and callable(getattr(model, "from_features", None))
-            and isinstance(getattr(model, "feature_stride", None), int)
-            and isinstance(getattr(model, "receptive_field", None), int))
+    def __init__(self, layout):
+        self.features, self._score, self._head = layout.features, layout.score, layout.head
+        self.stride, self.receptive_field = int(layout.jump), int(layout.receptive_field)
+
+    def from_features(self, h: torch.Tensor) -> torch.Tensor:
+        """``head(sum_j h[:, :, j] * softmax_j(score(h[:, :, j])))``, ``(N, C, L') -> (N, k)``."""
+        w = torch.softmax(self._score(h.transpose(1, 2)).squeeze(-1), dim=-1)
+        return self._head((h * w.unsqueeze(1)).sum(dim=-1))
+
+
+def tower_of(model) -> _Tower | None:
+    """The conv tower the tower route shares, from the layout ``model`` declares
+    (``model.attention_pool_layout()``, see :mod:`wtko_captum.core.layout`; the WTKO-CNN
+    does), or None for a model that declares none (it gets the batched route). The route is
+    checked against plain forward passes before it is used."""
+    layout = attention_pool_layout(model)
+    return None if layout is None else _Tower(layout)
 
 
 def _forward(model, X: torch.Tensor, dev, batch_size: int, rc: bool) -> np.ndarray:
@@ -80,7 +92,8 @@ class Scorer:
     def __init__(self, model, genome: Windows, dev, batch_size: int, rc_average: bool):
         self.model, self.genome, self.dev = model, genome, dev
         self.batch_size, self.rc = int(batch_size), bool(rc_average)
-        self.route = "tower" if supports_tower(model) else "batched"
+        self.tower = tower_of(model)
+        self.route = "tower" if self.tower is not None else "batched"
         self._verified = False
         if self.route == "tower":
             try:
@@ -141,11 +154,11 @@ class Scorer:
 
     # ---- the tower route ----------------------------------------------------------------
     def _setup_tower(self) -> None:
-        m = self.model
-        self.J, self.rf = int(m.feature_stride), int(m.receptive_field)
+        t = self.tower
+        self.J, self.rf = t.stride, t.receptive_field
         L = self.genome.length
         with torch.no_grad():
-            h = m.features(torch.zeros(1, 4, L, device=self.dev))
+            h = t.features(torch.zeros(1, 4, L, device=self.dev))
         self.Lp = int(h.shape[-1])
         if (self.Lp - 1) * self.J + self.rf > L or self.Lp < 1:
             raise ValueError(f"{self.Lp} tower positions of stride {self.J} and receptive field "
@@ -229,7 +242,7 @@ class Scorer:
             seqs.append(s + "N" * (width - len(s)))
         X = torch.from_numpy(one_hot(seqs)).to(self.dev)  # (T, 4, width)
         with torch.no_grad():
-            F = self.model.features(X)  # (T, C, width')
+            F = self.tower.features(X)  # (T, C, width')
         win, tile_of, offset = [], [], []
         for ti, (_, lo, _, ws) in enumerate(tiles):
             for w in ws:
@@ -246,7 +259,7 @@ class Scorer:
                 sl = slice(b0, b0 + self.batch_size)
                 m = offset[sl] // J
                 h = F[tile_of[sl][:, None], :, m[:, None] + pos_ar].permute(0, 2, 1)  # (B, C, Lp)
-                y = check_output(self.model.from_features(h), len(h)).double().cpu().numpy()
+                y = check_output(self.tower.from_features(h), len(h)).double().cpu().numpy()
                 if ref_out is None:
                     ref_out = np.zeros((n_windows, y.shape[1]))
                     alt_out = np.zeros((len(alleles), y.shape[1]))
@@ -300,13 +313,13 @@ class Scorer:
         xs[e_idx, :, c_idx] = 0.0
         known = b_idx < 4
         xs[e_idx[known], b_idx[known], c_idx[known]] = 1.0
-        hn = self.model.features(xs)  # (E, C, P)
+        hn = self.tower.features(xs)  # (E, C, P)
         if hn.shape[-1] != P:
             raise ValueError(f"features of a {span} bp slice have {hn.shape[-1]} positions, expected {P}")
         h = h_ref[n - b0]  # a copy (advanced indexing)
         cols2 = j0[:, None] + torch.arange(P, device=dev)
         h[torch.arange(len(rows), device=dev)[:, None], :, cols2] = hn.permute(0, 2, 1)
-        return check_output(self.model.from_features(h), len(h)).double().cpu().numpy()
+        return check_output(self.tower.from_features(h), len(h)).double().cpu().numpy()
 
 
 def _bucket(length: int, L: int) -> int:

@@ -149,6 +149,10 @@ class VcfReader:
         with _quiet_htslib():
             try:
                 vf = pysam.VariantFile(str(self.path))
+            except NotImplementedError:  # htslib reads gzip only in BGZF blocks
+                raise InputError("the VCF is compressed with plain gzip, not bgzip: recompress it "
+                                 "(zcat calls.vcf.gz | bgzip > calls.bgz.vcf.gz) or give it uncompressed",
+                                 path=self.path) from None
             except (ValueError, OSError) as exc:
                 raise InputError(f"not a VCF file (no readable ##fileformat/#CHROM header): "
                                  f"{str(exc).splitlines()[0]}", path=self.path) from None

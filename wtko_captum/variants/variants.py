@@ -61,7 +61,9 @@ def variants(model, vcf, genome, out, *, target=None, region: str | None = None,
     ----------
     model : path or torch.nn.Module
         A checkpoint (``model.pt``) or any model mapping ``(N, 4, L)`` one-hot to logits
-        ``(N, k)``; ``L`` is its ``input_length``. ``class_names`` name the outputs.
+        ``(N, k)``; ``L`` is its ``input_length``. ``class_names`` name the outputs;
+        ``outputs == "sigmoid"`` (a multi-task checkpoint) makes each output an independent
+        task, its probability the sigmoid of its own logit.
     vcf : path
         VCF, plain or bgzipped, indexed or not. Multi-allelic records are split per ALT.
     genome : path
@@ -121,7 +123,7 @@ def variants(model, vcf, genome, out, *, target=None, region: str | None = None,
     model = model.eval().to(dev)
     length = _input_length(model)
     k, names = _output_names(model, length, dev)
-    tgt = resolve_target(target, names, k)
+    tgt = resolve_target(target, names, k, sigmoid=getattr(model, "outputs", "softmax") == "sigmoid")
     gen = Windows(genome, length)
     reg = parse_region(region) if region else None
     if reg is not None and reg[0] not in gen.sizes:
