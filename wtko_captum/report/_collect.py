@@ -92,7 +92,8 @@ RESULT_TABLES: tuple[ResultSpec, ...] = (
                "JASPAR matches"),
     ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv", "counts.tsv", "found.tsv"),
                ("heatmap.png",),
-               "modisco patterns set against the k-mer clusters (pairs matched by Tomtom), or which JASPAR motifs each finder found"),
+               "modisco patterns set against the k-mer clusters (pairs matched by Tomtom), or which JASPAR "
+               "motifs each finder found"),
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
                ("enrichment.tsv", "kmer_enrichment.tsv"), ("enrichment.png",),
                "FIMO hits of database motifs counted per class, Fisher's exact test, BH q-values"),
