@@ -13,6 +13,10 @@ presets:
   agentbind   the AgentBind benchmark: background A,C,G,T = 0.3,0.2,0.2,0.3, a GATA1 site
               (MA0035.4) at the centre of every sequence, and 1-3 TAL1::TCF3 sites (MA0091.1,
               Poisson truncated at 3) in the positives (WT) only.
+  neuronmotif-toy  the NeuronMotif paper's toy: 8 bp sequences; WT = a ZEB1 motif (MA0103.3)
+              whose 6 bp core (CACCTG) starts at position 2 or 1 (half each), KO = random.
+              A CNN with one max-pool of 2 sees both shifts as one: `wtko neurons` demixes
+              them. --motifs A,B plants A at the first position and B 1 bp to the left.
 
 outputs (in -o DIR):
   WT.fa, KO.fa         one FASTA per class, headers chrom:start-end (0-based half-open) on
@@ -42,20 +46,23 @@ example:
   wtko simulate --preset two-motif --n 1000 --length 600 --seed 0 -o sim/
   wtko prepare --wt sim/WT.fa --ko sim/KO.fa --width 600 -o data/
   wtko simulate --preset two-motif --motifs CTCF,GATA1 --frequencies 1,0.6 --shared SP1 -o pair/
+  wtko simulate --preset neuronmotif-toy -o toy/
+  wtko simulate --preset neuronmotif-toy --motifs MA0139.1,MA0103.3 --length 20 -o toy_ctcf/
 """
 
 
 def add_arguments(p):
     from wtko_captum.cli.options import add_motif_db, add_out, add_seed, positive_int, probability
 
-    p.add_argument("--preset", required=True, choices=["agentbind", "two-motif"], help="what to simulate")
+    p.add_argument("--preset", required=True, choices=["agentbind", "two-motif", "neuronmotif-toy"], help="what to simulate")
     add_out(p, "output directory (replaced if it exists)")
     p.add_argument("--n", type=positive_int, default=None, help="sequences per class (default: 1000)")
     p.add_argument("--length", type=positive_int, default=None,
-                   help="sequence length in bp (default: 1000 agentbind, 600 two-motif)")
+                   help="sequence length in bp (default: 1000 agentbind, 600 two-motif, 8 neuronmotif-toy)")
     p.add_argument("--motifs", default=None, metavar="ID,ID",
                    help="two JASPAR ids or TF names: two-motif = WT,KO motif (default MA0039.4,MA0099.3); "
-                        "agentbind = centre,partner motif (default MA0035.4,MA0091.1)")
+                        "agentbind = centre,partner motif (default MA0035.4,MA0091.1); neuronmotif-toy = "
+                        "motif at the first, motif at the second position (default MA0103.3,MA0103.3)")
     add_motif_db(p, "motif database the motifs come from (default: bundled JASPAR 2020 vertebrates)",
                  old=("--motif-file", "--db"))
     add_seed(p)

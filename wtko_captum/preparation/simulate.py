@@ -1,6 +1,6 @@
 """Simulated WT/KO sequence sets with known planted motifs: ground truth for benchmarks.
 
-Two presets:
+Three presets:
 
 ``agentbind`` (the AgentBind paper's simulation benchmark)
     Background bases drawn i.i.d. with P(A, C, G, T) = (0.3, 0.2, 0.2, 0.3). Every sequence
@@ -16,6 +16,14 @@ Two presets:
     and strand (the paper's RelA finding: SP/KLF up in WT, AP-1 up in KO). Per-class motif
     sets with frequencies, and motifs shared by both classes, build harder cases (a dominant
     motif in one class and a weak one in the other; see :func:`motif_sets`).
+
+``neuronmotif-toy`` (the NeuronMotif paper's toy)
+    8 bp sequences. Class ``WT``: a ZEB1 motif (JASPAR MA0103.3) at two positions 1 bp apart,
+    half of the sequences each: its most informative 6 bp (the core, CACCTG) starts at
+    position 2 or 1, and the motif's own flanking columns fill the rest of the window. Class
+    ``KO``: uniform random sequences. A CNN with one max-pool of 2 cannot tell the two shifts
+    apart after the pool, so its second-layer neuron is the paper's textbook multifaceted
+    neuron. ``motifs=(A, B)`` plants motif A at the first position and B at the second.
 
 Every site is sampled base by base from the motif's probability matrix (so sites vary like
 real ones), on a random strand. Output directory::
@@ -53,6 +61,10 @@ PRESETS = {
         n=1000, length=600, background=(0.25, 0.25, 0.25, 0.25),
         motifs=("MA0039.4", "MA0099.3"),  # WT motif, KO motif
     ),
+    "neuronmotif-toy": dict(
+        n=2000, length=8, background=(0.25, 0.25, 0.25, 0.25),
+        motifs=("MA0103.3", "MA0103.3"),  # motif with its core at position 2, and at position 1
+    ),
 }
 CLASS_NAMES = ["KO", "WT"]  # label 0, 1
 N_CHROMS = 10
@@ -79,19 +91,21 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
 
     Parameters
     ----------
-    preset : {"agentbind", "two-motif"}
+    preset : {"agentbind", "two-motif", "neuronmotif-toy"}
     out : path
         Output directory (written atomically; replaced if it exists).
     n : int, optional
         Sequences per class (default 1000).
     length : int, optional
-        Sequence length in bp (default 1000 for agentbind, 600 for two-motif).
+        Sequence length in bp (default 1000 for agentbind, 600 for two-motif, 8 for
+        neuronmotif-toy).
     seed : int
         Same preset, parameters and seed give byte-identical outputs.
     motifs : sequence of 2 str, optional
         Motif queries (JASPAR id, ``jaspar:ID``, ``"ID NAME"`` or TF name, see
         :func:`wtko_captum.core.motif_db.find_motif`). agentbind: (centre motif, partner motif);
-        two-motif: (WT motif, KO motif). A comma-separated string is accepted.
+        two-motif: (WT motif, KO motif); neuronmotif-toy: (motif at the first position, motif
+        1 bp to the left). A comma-separated string is accepted.
     motif_db : path, optional
         MEME file to look motifs up in (default: bundled JASPAR 2020 vertebrates).
     n_chroms : int
@@ -146,12 +160,22 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
         meaning = {"WT": f"positive: {motif_name(keys[0])} at the centre + 1-{cfg['max_partner']} "
                          f"{motif_name(keys[1])} sites",
                    "KO": f"negative: {motif_name(keys[0])} at the centre only"}
+    elif preset == "neuronmotif-toy":
+        if length < TOY_CORE + 2:
+            raise InputError(f"--length {length} is too short for the neuronmotif-toy preset (at least "
+                             f"{TOY_CORE + 2} bp)")
+        sites = {"WT": [], "KO": []}
+        meaning = {"WT": f"the core of {motif_name(keys[0])} at position {_toy_start(length)} or of "
+                         f"{motif_name(keys[1])} at {_toy_start(length) - 1} (half each), motif flanks around it",
+                   "KO": "uniform random sequences"}
     else:
         sites = _plant_two_motif(rng, n, length, pwms, keys)
         meaning = {"WT": f"one {motif_name(keys[0])} site", "KO": f"one {motif_name(keys[1])} site"}
 
     seqs = {cls: _background(rng, n, length, background) for cls in ("WT", "KO")}
     rows = []
+    if preset == "neuronmotif-toy":
+        rows = _plant_toy(rng, seqs["WT"], length, pwms, keys, background)
     for cls in ("WT", "KO"):
         for i, plan in enumerate(sites[cls]):
             for role, key, pwm, pos, strand in plan:
@@ -182,7 +206,50 @@ def simulate(preset: str, out, *, n: int | None = None, length: int | None = Non
 
 
 def _roles(preset):
-    return ("core", "partner") if preset == "agentbind" else ("WT", "KO")
+    return {"agentbind": ("core", "partner"), "neuronmotif-toy": ("shift0", "shift1")}.get(preset, ("WT", "KO"))
+
+
+# ---- the NeuronMotif toy: one motif at two shifts 1 bp apart ------------------------------
+TOY_CORE = 6  # bp of the motif's most informative window (ZEB1: CACCTG)
+
+
+def _toy_start(length: int) -> int:
+    """Where the first shift's core starts (2 in 8 bp: the second's starts 1 bp to the left)."""
+    return (length - TOY_CORE) // 2 + 1
+
+
+def _toy_window(pwm: np.ndarray, length: int, core_start: int) -> tuple[np.ndarray, int]:
+    """``(4, length)`` matrix with the motif's most informative ``TOY_CORE`` columns starting at
+    ``core_start`` and its other columns around them (uniform where the motif ends), and the
+    motif column at the core's start."""
+    p = np.clip(pwm, 1e-12, 1)
+    ic = 2 + (p * np.log2(p)).sum(axis=0)
+    width = min(TOY_CORE, pwm.shape[1])
+    anchor = int(np.argmax([ic[i:i + width].sum() for i in range(pwm.shape[1] - width + 1)]))
+    out = np.full((4, length), 0.25)
+    for j in range(length):
+        c = anchor - core_start + j
+        if 0 <= c < pwm.shape[1]:
+            out[:, j] = pwm[:, c]
+    return out, width
+
+
+def _plant_toy(rng, wt: list[list[str]], length: int, pwms, keys, background) -> list[dict]:
+    """Overwrite the WT sequences: the first half from motif 1 with its core at
+    :func:`_toy_start`, the second half from motif 2 with its core 1 bp to the left."""
+    rows = []
+    first = _toy_start(length)
+    for i in range(len(wt)):
+        shift = int(i >= len(wt) // 2)
+        key, core = keys[shift], first - shift
+        window, width = _toy_window(pwms[shift], length, core)
+        letters = _sample_site(rng, window)
+        wt[i] = list(letters)
+        site = letters[core:core + width]
+        rows.append(dict(cls="WT", seq_index=i, seq_start=core, seq_end=core + width, strand="+", key=key,
+                         role=f"shift{shift}", site=site,
+                         log_odds=_log_odds(site, window[:, core:core + width], "+", background)))
+    return rows
 
 
 def _background(rng, n, length, p) -> list[list[str]]:

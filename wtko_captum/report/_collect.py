@@ -80,8 +80,8 @@ MOTIF_SETS: tuple[MotifSetSpec, ...] = (
                  None, "activation-weighted motifs of the first convolution's filters"),
     MotifSetSpec("modisco", "TF-MoDISco-lite patterns", "modisco", "patterns.pfm.meme", "patterns.tsv", "pattern",
                  "tomtom.tsv", "seqlets of high contribution clustered into patterns (position frequencies)"),
-    MotifSetSpec("neurons", "Neuron motifs", "neurons", "motifs.meme", None, None, "tomtom.tsv",
-                 "motifs of individual convolution neurons (NeuronMotif)"),
+    MotifSetSpec("neurons", "Neuron motifs", "neurons", "motifs.meme", "dictionary.tsv", "id", "tomtom.tsv",
+                 "motifs of individual convolution neurons (NeuronMotif), de-duplicated into a dictionary"),
 )
 
 RESULT_TABLES: tuple[ResultSpec, ...] = (
@@ -90,8 +90,10 @@ RESULT_TABLES: tuple[ResultSpec, ...] = (
     ResultSpec("filters", "First-layer filters across runs", "filters", ("recurring.tsv", "matches.tsv"), (),
                "filter motifs found again in other seeds' models (reciprocal Tomtom matches) and their "
                "JASPAR matches"),
-    ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv"), ("heatmap.png",),
-               "modisco patterns set against the k-mer clusters: pairs matched by Tomtom"),
+    ResultSpec("compare", "Comparison of motif sets", "compare", ("pairs.tsv", "jaspar.tsv", "counts.tsv", "found.tsv"),
+               ("heatmap.png",),
+               "modisco patterns set against the k-mer clusters (pairs matched by Tomtom), or which JASPAR "
+               "motifs each finder found"),
     ResultSpec("enrich", "Known-motif enrichment between the classes", "enrich",
                ("enrichment.tsv", "kmer_enrichment.tsv"), ("enrichment.png",),
                "FIMO hits of database motifs counted per class, Fisher's exact test, BH q-values"),
