@@ -117,3 +117,23 @@ def test_cli(tmp_path, data_dir):
     assert list(df.columns) == COLUMNS and (df["q-value"] <= 0.05).all()
     assert df.loc[df["Query_ID"] == "filter50"].iloc[0]["Target_name"] == "CTCF"
     assert main(["tomtom", str(tmp_path / "missing.meme"), "-o", str(out)]) == 2
+
+
+def test_motif_db_by_bundled_name(tmp_path):
+    """`--motif-db JASPAR2020` (any case) is the bundled file, in the library and on the CLI; an
+    unknown name is a one-line error naming the bundled databases."""
+    import argparse
+
+    from wtko_captum.cli.options import add_motif_db
+    from wtko_captum.core.errors import InputError
+    from wtko_captum.core.motif_db import DEFAULT_MOTIF_FILE, load_motifs
+
+    assert list(load_motifs("jaspar2020")) == list(load_motifs())
+    p = argparse.ArgumentParser()
+    add_motif_db(p)
+    assert p.parse_args(["--motif-db", "JASPAR2020"]).motif_db == str(DEFAULT_MOTIF_FILE)
+    own = tmp_path / "JASPAR2020"  # a file of that name wins over the bundled one
+    own.write_text("MEME version 4\n")
+    assert p.parse_args(["--motif-db", str(own)]).motif_db == str(own)
+    with pytest.raises(InputError, match="bundled database: JASPAR2020"):
+        load_motifs("JASPAR2024")

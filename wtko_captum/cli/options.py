@@ -15,6 +15,7 @@ import inspect
 import math
 import re
 import sys
+from pathlib import Path
 
 
 # ---- validated types ---------------------------------------------------------------------------
@@ -145,8 +146,20 @@ def add_training_budget(p, *, epochs: int = 100, accumulation: int = 4):
 
 
 def add_motif_db(p, help: str = "motif database (MEME, JASPAR, HOMER or a motif table; default: the bundled "
-                                "JASPAR 2020 CORE vertebrates)", old=("--db", "--motif-file")):
-    add_option(p, "--motif-db", old=old, dest="motif_db", default=None, metavar="FILE", help=help)
+                                "JASPAR 2020 CORE vertebrates, also by name: JASPAR2020)", old=("--db", "--motif-file")):
+    add_option(p, "--motif-db", old=old, dest="motif_db", default=None, metavar="FILE|JASPAR2020",
+               type=_motif_db, help=help)
+
+
+def _motif_db(text: str) -> str:
+    """A bundled database's name becomes its file, so every command (and library function that
+    opens the file itself) gets a path; other values pass unchanged (checked where read)."""
+    from wtko_captum.core.motif_db import BUNDLED_MOTIF_DBS
+
+    by_name = {k.lower(): v for k, v in BUNDLED_MOTIF_DBS.items()}
+    if not Path(text).exists() and text.lower() in by_name:
+        return str(by_name[text.lower()])
+    return text
 
 
 def add_split(p, default: str = "test", choices=("train", "val", "test", "all")):

@@ -18,6 +18,24 @@ import numpy as np
 from wtko_captum.core.errors import InputError
 
 DEFAULT_MOTIF_FILE = Path(__file__).parents[1] / "data" / "motifs" / "JASPAR2020_CORE_vertebrates.meme"
+#: databases bundled with the package, by the names users type (``--motif-db JASPAR2020``)
+BUNDLED_MOTIF_DBS = {"JASPAR2020": DEFAULT_MOTIF_FILE, "JASPAR2020_CORE_vertebrates": DEFAULT_MOTIF_FILE}
+
+
+def motif_db_path(spec) -> Path:
+    """The file of a motif database given as a path or as a bundled database's name
+    (:data:`BUNDLED_MOTIF_DBS`, case-insensitive); ``None`` is the default database. A name
+    that is neither an existing file nor a bundled database is an error listing the names."""
+    if spec is None:
+        return DEFAULT_MOTIF_FILE
+    path = Path(spec)
+    if path.is_file():
+        return path
+    by_name = {k.lower(): v for k, v in BUNDLED_MOTIF_DBS.items()}
+    if str(spec).lower() in by_name:
+        return by_name[str(spec).lower()]
+    raise InputError(f"motif database not found (a file, or a bundled database: {', '.join(BUNDLED_MOTIF_DBS)})",
+                     path=path)
 
 
 class MotifSet(dict):
@@ -47,7 +65,8 @@ def load_motifs(path=None) -> dict[str, np.ndarray]:
     ----------
     path : str or Path, optional
         Any motif file a registered motif reader claims (MEME, JASPAR, HOMER, a motif table;
-        see ``wtko plugins``). ``None`` means :data:`DEFAULT_MOTIF_FILE`.
+        see ``wtko plugins``), or a bundled database's name (``JASPAR2020``). ``None`` means
+        :data:`DEFAULT_MOTIF_FILE`.
 
     Returns
     -------
@@ -55,9 +74,7 @@ def load_motifs(path=None) -> dict[str, np.ndarray]:
         ``{"ID NAME": (4, W) float64 probability matrix}`` in file order. A fresh dict each call
         (callers may modify it); the file itself is parsed once per path.
     """
-    path = Path(path) if path is not None else DEFAULT_MOTIF_FILE
-    if not path.is_file():
-        raise InputError("motif file not found", path=path)
+    path = motif_db_path(path)
     return {k: v.copy() for k, v in _read_meme_cached(str(path.resolve()), path.stat().st_mtime).items()}
 
 
