@@ -249,3 +249,27 @@ def test_preset_and_command_errors(tmp_path, capsys):
     assert main(["benchmark", "explainers", "-o", str(tmp_path / "b")]) == 2
     assert "MODEL [MODEL ...] DATA --truth" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_a_map_without_signal_has_no_snr_and_plots(tmp_path):
+    """An all-zero map (a rectified Grad-CAM with no positive evidence does this) has a nan
+    signal-to-noise ratio, not infinity; a map zero in the background only has an infinite one,
+    and the figure draws neither as a bar (no non-finite axis limits)."""
+    import warnings
+
+    from wtko_captum.benchmark.explainers import plot_benchmark, score_explainer, summarise
+
+    mask = np.zeros((2, 20), dtype=bool)
+    mask[:, 5:9] = True
+    zero = score_explainer(np.zeros((2, 20)), mask)
+    assert np.isnan(zero["snr"]) and zero["auroc"] == 0.5
+    only_motif = score_explainer(mask.astype(float), mask)
+    assert only_motif["snr"] == np.inf and only_motif["auroc"] == 1.0
+    model, X, hand_mask = _hand_case()
+    table = benchmark_explainers(model, X, hand_mask, methods=["saliency", "input_x_gradient"], target=1)
+    table["model"], table["seed"] = "toy", 0
+    table.loc[0, "snr"] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        path = plot_benchmark(summarise(table), tmp_path / "metrics.png")
+    assert path.stat().st_size > 10_000

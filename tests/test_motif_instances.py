@@ -408,3 +408,23 @@ def test_kmer_enrichment_excludes_the_core(prepared, tmp_path, capsys):
     assert table["n_total"].sum() == excl["n_total"].sum()
     rc = main(["enrich", str(prepared["plain"].path), "--exclude-core", "-q", "-o", str(tmp_path / "k2")])
     assert rc == 2 and "--kmer-enrichment" in capsys.readouterr().err
+
+
+def test_help_example_is_a_command_that_parses(capsys):
+    """The --help example can be pasted into a shell: its continuation line survives and the
+    shell words parse to the documented options."""
+    import shlex
+
+    from wtko_captum.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        main(["prepare", "--help"])
+    text = capsys.readouterr().out
+    start = text.index("wtko prepare --motif-instances")
+    first, second = text[start:].splitlines()[:2]
+    assert first.endswith(" \\") and second.lstrip().startswith("--width 1000")
+    words = shlex.split(first[:-1] + second)
+    args = build_parser().parse_args(words[1:])
+    assert (args.motif_instances, args.bound, args.genome, args.width) == ("GATA1", "GATA1_chip.narrowPeak",
+                                                                         "mm10.fa", 1000)
+    assert args.match_pvalue_bins == 0.1 and args.match_gc and args.mask_core and str(args.out) == "data/"

@@ -137,12 +137,15 @@ def score_explainer(attr_per_base, motif_mask, *, sites=None, top_fraction: floa
     accuracy = float(mask[top].mean())
     sites = motif_instances(mask) if sites is None else [tuple(map(int, s)) for s in sites]
     covered = [top[i, s:e].mean() >= 0.5 for i, s, e in sites]
-    bg = scores[~mask].mean()
+    signal, bg = scores[mask].mean(), scores[~mask].mean()
+    # a map that is zero everywhere (e.g. a rectified Grad-CAM with no positive evidence) has no
+    # signal-to-noise ratio: nan, not infinity
+    snr = signal / bg if bg > 0 else (float("inf") if signal > 0 else float("nan"))
     return {
         "accuracy": accuracy,
         "recall": float(np.mean(covered)) if covered else float("nan"),
         "auroc": float(roc_auc_score(mask.reshape(-1), scores.reshape(-1))),
-        "snr": float(scores[mask].mean() / bg) if bg > 0 else float("inf"),
+        "snr": float(snr),
         "chance": chance,
         "enrichment": accuracy / chance,
         "n_sequences": int(scores.shape[0]),
@@ -531,7 +534,9 @@ def plot_benchmark(summary: pd.DataFrame, path, *, title: str = "") -> Path:
     for k, model in enumerate(models):
         sub = ok[ok["model"] == model].set_index("method").reindex(methods)
         for ax, (col, label) in zip(axes, panels):
-            ax.barh(y + k * height - 0.4 + height / 2, sub[col], height=height, xerr=sub[f"{col}_sd"].fillna(0),
+            # an infinite ratio (no background signal) cannot be drawn as a bar
+            values = sub[col].replace([np.inf, -np.inf], np.nan)
+            ax.barh(y + k * height - 0.4 + height / 2, values, height=height, xerr=sub[f"{col}_sd"].fillna(0),
                     color=colours[k % len(colours)], label=model, error_kw={"lw": 0.8})
             ax.set_title(label, fontsize=9)
     axes[0].set_xscale("log")

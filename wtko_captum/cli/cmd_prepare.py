@@ -53,7 +53,7 @@ examples:
   wtko prepare --wt WT.bed --ko KO.bed --genome mm10.fa --folds 5 -o data/   # then train --fold 0..4
   wtko prepare --sequences tiles.fa --labels labels.tsv --tasks -o data/   # multi-task: one sigmoid per column
   wtko prepare --table peaks.bed --lfc-col 5 --genome mm10.fa -o data/   # headerless, lfc in column 5
-  wtko prepare --motif-instances GATA1 --bound GATA1_chip.narrowPeak --genome mm10.fa \
+  wtko prepare --motif-instances GATA1 --bound GATA1_chip.narrowPeak --genome mm10.fa \\
                --width 1000 --match-pvalue-bins 0.1 --match-gc --mask-core -o data/
 
 background class (--background): a third class, `background`, so the model must learn what
