@@ -155,22 +155,29 @@ def test_deeplift_backends_agree_where_captum_has_no_rule(models, X, name):
 
 @pytest.mark.slow
 def test_zoo_architectures_train_and_evaluate_through_a_run_config(tmp_path, data_dir):
-    """`wtko run` with [train] model = ... and model_options: a recurrent and an attention model
-    on the real ASCL1 vs CTCF tiles (one epoch each, tiny sizes)."""
+    """`wtko run` with [train] model = ... and model_options: every new architecture (recurrent,
+    attention, the published shapes scaled down) on the real ASCL1 vs CTCF tiles, one epoch each,
+    all configs in one interpreter."""
+    import json
+
     from attr_helpers import run_wtko
 
+    from wtko_captum.core.checkpoint import load_model
+
     src = data_dir / "sequences" / "deepaccess_slice"
-    for name in ("danq", "transformer"):
+    names = [n for n in TINY if n != "wtko_cnn"]
+    args = []
+    for name in names:
         opts = ", ".join(f"{k} = {v}" for k, v in TINY[name].items())
         cfg = tmp_path / f"{name}.toml"
         cfg.write_text(f'[prepare]\nwt = ["{src / "ascl1_only.fa"}"]\nko = ["{src / "ctcf_only.fa"}"]\nwidth = 100\n'
                        f'[train]\nmodel = "{name}"\nmodel_options = {{ {opts} }}\nepochs = 1\nseeds = [0]\n'
                        f'[evaluate]\nsplit = "test"\n')
-        run_wtko(["run", cfg, "-o", tmp_path / name, "-q"])
-        import json
-
+        args += (["++"] if args else []) + ["run", cfg, "-o", tmp_path / name, "-q"]
+    run_wtko(args)
+    for name in names:
         metrics = json.loads((tmp_path / name / "eval" / "metrics.json").read_text())
         assert metrics["architecture"] == name and metrics["n"] == 294  # chr6 + chr7 tiles, balanced
-        from wtko_captum.core.checkpoint import load_model
-
-        assert load_model(tmp_path / name / "model" / "model.pt").config["hidden"] == 8
+        assert 0 <= metrics["auroc"] <= 1
+        model = load_model(tmp_path / name / "model" / "model.pt")
+        assert model.config["hidden"] == TINY[name]["hidden"] and model.config["input_length"] == 100
