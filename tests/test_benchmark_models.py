@@ -95,3 +95,34 @@ def test_cli_resumes_and_prints_the_table(bench, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["benchmark"])  # no benchmark named: a usage error
     assert exc.value.code == 2 and "choose a benchmark: models" in capsys.readouterr().err
+
+
+def test_multi_task_data_is_benchmarked_per_task_and_plotted(tmp_path, data_dir):
+    """DeepSEA/Basset-style data (one 0/1 label per task): the table carries each task's
+    metrics, and the ROC pools every task's labels against its own sigmoid probability."""
+    from sklearn.metrics import roc_auc_score
+
+    from wtko_captum.benchmark.models import _test_scores, benchmark_models
+    from wtko_captum.core.dataset import load_prepared
+    from wtko_captum.preparation.tasks import prepare_tasks
+
+    src = data_dir / "sequences" / "deepaccess_slice"
+    data = prepare_tasks(tmp_path / "data", src / "tiles.fa", src / "labels.tsv").path
+    result = benchmark_models(data, tmp_path / "out", models=["cnn4"], seeds=1, model_options=OPTIONS,
+                              **{**BUDGET, "epochs": 1, "patience": 1, "batch_size": 64})
+    run = tmp_path / "out" / "runs" / "cnn4" / "seed_0"
+    metrics = json.loads((run / "eval" / "metrics.json").read_text())
+    row = result["runs"].iloc[0]
+    for task in ("ASCL1", "CTCF"):
+        assert row[f"f1_{task}"] == pytest.approx(metrics[task]["f1"])
+    assert row["auroc"] == pytest.approx(metrics["auroc"])
+    y, score = _test_scores(run / "eval" / "predictions.tsv")
+    test = load_prepared(data).split("test")
+    assert len(y) == 2 * len(test) and y.sum() == test.Y.sum()  # every task's label, none lost
+    table = pd.read_csv(run / "eval" / "predictions.tsv", sep="\t")
+    pooled = np.concatenate([table[["task:ASCL1", "task:CTCF"]].to_numpy().ravel()[None],
+                             table[["prob_ASCL1", "prob_CTCF"]].to_numpy().ravel()[None]])
+    assert roc_auc_score(y, score) == pytest.approx(roc_auc_score(pooled[0], pooled[1]))
+    assert "| cnn4 |" in (tmp_path / "out" / "summary.md").read_text() and "F1 CTCF" in (
+        tmp_path / "out" / "summary.md").read_text()
+    assert (tmp_path / "out" / "roc.png").stat().st_size > 1000

@@ -97,6 +97,27 @@ def test_task_models_and_class_data_do_not_mix(run, tmp_path):
         evaluate(run["model"], class_data, tmp_path / "e")
 
 
+def test_a_multi_task_model_trained_elsewhere_is_imported_with_sigmoid_outputs(run, tmp_path):
+    """A plain state dict + `import-model --outputs sigmoid --class-names`: the imported model
+    scores like the one trained here; imported as softmax classes it is refused on task data."""
+    from wtko_captum.cli import main
+    from wtko_captum.core.checkpoint import load_model
+    from wtko_captum.training.evaluate import evaluate
+
+    torch.save(load_model(run["model"]).state_dict(), tmp_path / "sd.pt")
+    common = ["import-model", str(tmp_path / "sd.pt"), "--model", "cnn4", "--input-length", "100",
+              "--class-names", "ASCL1,CTCF", "-q"] + [a for k, v in TINY.items() for a in ("--model-option", f"{k}={v}")]
+    assert main(common + ["--outputs", "sigmoid", "-o", str(tmp_path / "tasks.pt")]) == 0
+    imported = evaluate(tmp_path / "tasks.pt", run["data"], tmp_path / "e1", device="cpu")
+    here = evaluate(run["model"], run["data"], tmp_path / "e2", device="cpu")
+    for task in ("ASCL1", "CTCF"):
+        assert imported[task] == here[task]
+    assert imported["auroc"] == here["auroc"]
+    assert main(common + ["-o", str(tmp_path / "classes.pt")]) == 0
+    with pytest.raises(CheckpointError, match="softmax classes cannot be scored on task labels"):
+        evaluate(tmp_path / "classes.pt", run["data"], tmp_path / "e3", device="cpu")
+
+
 def test_task_table_errors_name_file_line_and_value(run, tmp_path):
     from wtko_captum.preparation.tasks import prepare_tasks
 

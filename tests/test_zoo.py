@@ -79,6 +79,42 @@ def test_every_architecture_is_registered_and_round_trips(models, tmp_path):
             torch.testing.assert_close(again(X), model(X))
 
 
+def _conv(c_in, c_out, k):
+    return c_in * c_out * k + c_out
+
+
+def _dense(n_in, n_out):
+    return n_in * n_out + n_out
+
+
+#: the published networks' trainable parameters, counted by hand from the papers' layer tables
+#: (torch's LSTM carries two bias vectors per gate, Keras's one: DanQ's Keras count is 2,560 lower)
+PUBLISHED = {
+    # DeepSEA, 1,000 bp, 919 features: conv 320x8, pool 4, conv 480x8, pool 4, conv 960x8
+    # (53 positions left), dense 925, output 919
+    ("deepsea", 1000, 919): _conv(4, 320, 8) + _conv(320, 480, 8) + _conv(480, 960, 8) + _dense(960 * 53, 925)
+    + _dense(925, 919),
+    # DanQ, 1,000 bp, 919 features: conv 320x26, pool 13 (75 positions), BiLSTM 320 per direction,
+    # dense 925, output 919
+    ("danq", 1000, 919): _conv(4, 320, 26) + 2 * (4 * 320 * (320 + 320) + 2 * 4 * 320) + _dense(640 * 75, 925)
+    + _dense(925, 919),
+    # Basset, 600 bp, 164 cell types: conv 300x19 (+BN), pool 3, conv 200x11 (+BN), pool 4,
+    # conv 200x7 (+BN), pool 4 (10 positions), dense 1000, dense 1000, output 164
+    ("basset", 600, 164): _conv(4, 300, 19) + 2 * 300 + _conv(300, 200, 11) + 2 * 200 + _conv(200, 200, 7) + 2 * 200
+    + _dense(200 * 10, 1000) + _dense(1000, 1000) + _dense(1000, 164),
+}
+
+
+@pytest.mark.parametrize("key", list(PUBLISHED))
+def test_published_architectures_have_the_published_shapes(key):
+    name, length, outputs = key
+    with torch.device("meta"):  # shapes only: no 200 MB of weights to fill
+        model = build_model(name, input_length=length, n_classes=outputs)
+        y = model.eval()(torch.zeros(2, 4, length))
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == PUBLISHED[key]
+    assert tuple(y.shape) == (2, outputs)
+
+
 def _methods():
     return get_registry().names("attributions")
 
@@ -155,22 +191,29 @@ def test_deeplift_backends_agree_where_captum_has_no_rule(models, X, name):
 
 @pytest.mark.slow
 def test_zoo_architectures_train_and_evaluate_through_a_run_config(tmp_path, data_dir):
-    """`wtko run` with [train] model = ... and model_options: a recurrent and an attention model
-    on the real ASCL1 vs CTCF tiles (one epoch each, tiny sizes)."""
+    """`wtko run` with [train] model = ... and model_options: every new architecture (recurrent,
+    attention, the published shapes scaled down) on the real ASCL1 vs CTCF tiles, one epoch each,
+    all configs in one interpreter."""
+    import json
+
     from attr_helpers import run_wtko
 
+    from wtko_captum.core.checkpoint import load_model
+
     src = data_dir / "sequences" / "deepaccess_slice"
-    for name in ("danq", "transformer"):
+    names = [n for n in TINY if n != "wtko_cnn"]
+    args = []
+    for name in names:
         opts = ", ".join(f"{k} = {v}" for k, v in TINY[name].items())
         cfg = tmp_path / f"{name}.toml"
         cfg.write_text(f'[prepare]\nwt = ["{src / "ascl1_only.fa"}"]\nko = ["{src / "ctcf_only.fa"}"]\nwidth = 100\n'
                        f'[train]\nmodel = "{name}"\nmodel_options = {{ {opts} }}\nepochs = 1\nseeds = [0]\n'
                        f'[evaluate]\nsplit = "test"\n')
-        run_wtko(["run", cfg, "-o", tmp_path / name, "-q"])
-        import json
-
+        args += (["++"] if args else []) + ["run", cfg, "-o", tmp_path / name, "-q"]
+    run_wtko(args)
+    for name in names:
         metrics = json.loads((tmp_path / name / "eval" / "metrics.json").read_text())
         assert metrics["architecture"] == name and metrics["n"] == 294  # chr6 + chr7 tiles, balanced
-        from wtko_captum.core.checkpoint import load_model
-
-        assert load_model(tmp_path / name / "model" / "model.pt").config["hidden"] == 8
+        assert 0 <= metrics["auroc"] <= 1
+        model = load_model(tmp_path / name / "model" / "model.pt")
+        assert model.config["hidden"] == TINY[name]["hidden"] and model.config["input_length"] == 100

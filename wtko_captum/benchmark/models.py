@@ -19,7 +19,8 @@ Output directory::
     roc.png                   test ROC per architecture (mean over seeds: TPR averaged at each FPR)
 
 Metrics (test split): accuracy, auROC and auPRC (positive class = class index 1; macro
-one-vs-rest with more classes), precision/recall/F1 per class, trainable parameters, training
+one-vs-rest with more classes; for multi-task data the means over tasks, as ``wtko evaluate``
+gives them), precision/recall/F1 per class (or per task), trainable parameters, training
 time (seconds, the whole run with early stopping) and inference throughput (test sequences per
 second through ``predict_proba`` in batches of 256, best of three passes after a warm-up, in
 this process with its torch threads).
@@ -277,10 +278,15 @@ def plot_roc(out: Path, runs: pd.DataFrame, path: Path) -> Path:
 
 def _test_scores(predictions: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(y, score)`` from evaluate's predictions.tsv: positive class = the second class column
-    (class index 1); with more classes, every class one-vs-rest, pooled (micro average)."""
+    (class index 1); with more classes, every class one-vs-rest, pooled (micro average); for a
+    multi-task model (``task:<name>`` label columns) every task's 0/1 label against its own
+    sigmoid probability, pooled over tasks."""
     table = pd.read_csv(predictions, sep="\t")
     probs = [c for c in table.columns if c.startswith("prob_")]
     names = [c[len("prob_"):] for c in probs]
+    if f"task:{names[0]}" in table.columns:
+        return (table[[f"task:{n}" for n in names]].to_numpy().astype(int).ravel(),
+                table[probs].to_numpy().ravel())
     y = table["class"].astype(str).map({n: i for i, n in enumerate(names)}).to_numpy()
     if len(names) == 2:
         return (y == 1).astype(int), table[probs[1]].to_numpy()

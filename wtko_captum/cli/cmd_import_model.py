@@ -16,6 +16,9 @@ examples:
   # in the environment where bpnet-lite trained it:  torch.save(model.state_dict(), "bpnet_sd.pt")
   wtko import-model bpnet_sd.pt --model bpnet --input-length 2114 -o counts.pt
   wtko import-model bpnet_sd.pt --model bpnet --input-length 2114 --model-option output=profile -o profile.pt
+  # a multi-task model: one sigmoid output per task, scored per task, explained with --target TASK
+  wtko import-model deepsea_sd.pt --model deepsea --input-length 1000 --outputs sigmoid \\
+      --class-names CTCF,ASCL1,... -o deepsea.pt
 """
 
 
@@ -31,6 +34,10 @@ def add_arguments(p):
                    help="names of the model's outputs (default: 'output' for one output)")
     p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an option of the model's constructor, e.g. output=profile (repeatable)")
+    p.add_argument("--outputs", choices=["softmax", "sigmoid"], default="softmax",
+                   help="how the logits are read: softmax over classes (default), or sigmoid: a multi-task "
+                        "model (DeepSEA/Basset style), one independent probability per output, named by "
+                        "--class-names; it is scored and explained on `prepare --tasks` data")
 
 
 def run(args) -> int:
@@ -38,9 +45,9 @@ def run(args) -> int:
     from wtko_captum.core.checkpoint import checkpoint_from_state_dict, load_model
 
     path = checkpoint_from_state_dict(args.state_dict, args.out, model=args.model, input_length=args.input_length,
-                                      class_names=args.class_names, trusted_spec=args.model,
+                                      class_names=args.class_names, trusted_spec=args.model, outputs=args.outputs,
                                       **parse_key_values(args.model_option, "--model-option"))
     model = load_model(path, trusted_spec=args.model)
     if not args.quiet:
-        print(f"{path}: {args.model} {model.config}, outputs {', '.join(model.class_names)}")
+        print(f"{path}: {args.model} {model.config}, {args.outputs} outputs {', '.join(model.class_names)}")
     return 0

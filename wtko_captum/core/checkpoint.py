@@ -143,7 +143,7 @@ def load_model(path, *, architecture: str | None = None, input_length: int | Non
 
 
 def checkpoint_from_state_dict(state_dict, out, *, model: str, input_length: int, class_names=None,
-                               trusted_spec: str | None = None, **options) -> Path:
+                               trusted_spec: str | None = None, outputs: str = "softmax", **options) -> Path:
     """Write a checkpoint of architecture ``model`` with the weights of a plain state dict.
 
     For weights trained elsewhere (e.g. a bpnet-lite BPNet): ``state_dict`` is a path to a file
@@ -159,6 +159,8 @@ def checkpoint_from_state_dict(state_dict, out, *, model: str, input_length: int
     input_length : bp the model takes.
     class_names : names of the outputs; default ``["output"]`` for one output, else
         ``output_0 ..``, one per output of the built model.
+    outputs : ``"softmax"`` (classes, one per sequence) or ``"sigmoid"`` (a multi-task model,
+        DeepSEA/Basset style: one independent probability per output, named by ``class_names``).
 
     Returns
     -------
@@ -180,6 +182,8 @@ def checkpoint_from_state_dict(state_dict, out, *, model: str, input_length: int
                                   f"`model.state_dict()` instead): {first}") from None
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise CheckpointError(f"{source}: not a state dict (a mapping of parameter names to tensors)")
+    if outputs not in OUTPUTS:  # before any work
+        raise InputError(f"outputs must be one of {', '.join(OUTPUTS)}", value=outputs)
     factory = resolve_factory(model, trusted_spec=trusted_spec)
     adapt = getattr(factory, "adapt_state_dict", None)
     found = {}
@@ -199,4 +203,4 @@ def checkpoint_from_state_dict(state_dict, out, *, model: str, input_length: int
                               f"{str(exc).splitlines()[0]}") from None
     names = list(class_names) if class_names else (["output"] if n_classes == 1
                                                     else [f"output_{i}" for i in range(n_classes)])
-    return save_checkpoint(out, net, model, names, training={"imported_from": source})
+    return save_checkpoint(out, net, model, names, training={"imported_from": source}, outputs=outputs)
