@@ -108,6 +108,6 @@ def prepare_tasks(out_dir, sequences, labels, *, width: int | None = None, split
             "inputs": {"sequences": str(sequences), "labels": str(labels)},
             "params": {"width": width, "split": split, "strict_coordinates": strict_coordinates},
             "wtko_captum_version": __version__}
-    prep._write(Path(out_dir), regions_table, windows, summary, excl, meta)
+    prep._write(Path(out_dir), regions_table, [w.sequence for w in windows], summary, excl, meta)
     log.info("%d sequences, %d tasks (%s); split by %s", len(windows), len(tasks), ", ".join(tasks), scheme)
     return prep.PrepareResult(Path(out_dir), summary, excl, meta)
