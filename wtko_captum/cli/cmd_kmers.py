@@ -44,7 +44,7 @@ example:
 
 def add_arguments(p):
     from wtko_captum.cli.options import (add_by_class, add_motif_db, add_out, add_seed, bounded, nonneg_int,
-                                         positive_int, probability)
+                                         positive_int)
 
     p.add_argument("attributions", help="attribution directory (wtko attribute output, e.g. attr/saliency)")
     add_out(p, "output directory")
