@@ -571,7 +571,7 @@ def class_composition(labels: np.ndarray, kmer_labels: np.ndarray, class_names, 
     """
     from scipy.stats import fisher_exact
 
-    from wtko_captum.motifs.tomtom import benjamini_hochberg
+    from wtko_captum.motifs.tomtom import best_enrichment
 
     names = [str(c) for c in class_names]
     kmer_labels = np.asarray(kmer_labels)
@@ -593,11 +593,7 @@ def class_composition(labels: np.ndarray, kmer_labels: np.ndarray, class_names, 
             odds, p = fisher_exact([[a, b], [cc, d]])
             tests.append((len(rows), name, float(odds), float(p)))
         rows.append(row)
-    q = benjamini_hochberg([t[3] for t in tests]) if tests else []
-    best: dict[int, tuple] = {}
-    for (r, name, odds, _), qv in zip(tests, q):
-        if odds > 1 and qv < alpha and (r not in best or qv < best[r][2]):
-            best[r] = (name, odds, float(qv))
+    best, q = best_enrichment(tests, alpha)
     for r, row in enumerate(rows):
         name, odds, qv = best.get(r, ("", float("nan"), float("nan")))
         if r not in best and row["cluster"] != 0:

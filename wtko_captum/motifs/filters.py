@@ -149,7 +149,7 @@ def class_presence(present: np.ndarray, labels: np.ndarray, class_names, *, alph
     """
     from scipy.stats import fisher_exact
 
-    from wtko_captum.motifs.tomtom import benjamini_hochberg
+    from wtko_captum.motifs.tomtom import best_enrichment
 
     names = [str(c) for c in class_names]
     labels = np.asarray(labels)
@@ -169,11 +169,7 @@ def class_presence(present: np.ndarray, labels: np.ndarray, class_names, *, alph
                 odds, p = fisher_exact([[a, b], [c, d]])
                 tests.append((j, name, float(odds), float(p)))
         rows.append(row)
-    q = benjamini_hochberg([t[3] for t in tests]) if tests else []
-    best: dict[int, tuple] = {}
-    for (j, name, odds, _), qv in zip(tests, q):
-        if odds > 1 and qv < alpha and (j not in best or qv < best[j][2]):
-            best[j] = (name, odds, float(qv))
+    best, _ = best_enrichment(tests, alpha)
     for j, row in enumerate(rows):
         name, odds, qv = best.get(j, ("", float("nan"), float("nan")))
         row.update(enriched_in=name, enrichment_or=odds, enrichment_q=qv)

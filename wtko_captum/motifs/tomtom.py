@@ -103,6 +103,21 @@ def benjamini_hochberg(p) -> np.ndarray:
     return out
 
 
+def best_enrichment(tests, alpha: float) -> tuple[dict, np.ndarray]:
+    """The most significant enrichment of each row among Fisher tests.
+
+    ``tests``: ``(row, name, odds_ratio, p)`` per test. The p-values are BH-corrected together;
+    a row's best is the test with odds > 1 and the smallest q below ``alpha``. Returns
+    ``({row: (name, odds, q)}, q of every test in order)``.
+    """
+    q = benjamini_hochberg([t[3] for t in tests]) if tests else np.zeros(0)
+    best: dict = {}
+    for (r, name, odds, _), qv in zip(tests, q):
+        if odds > 1 and qv < alpha and (r not in best or qv < best[r][2]):
+            best[r] = (name, odds, float(qv))
+    return best, q
+
+
 def tomtom_arrays(queries: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray], *,
                   reverse_complement: bool = True, n_jobs: int = 1) -> dict[str, np.ndarray]:
     """The full query x target comparison from memelite, as named arrays.
